@@ -28,11 +28,12 @@ gboolean mor_type_is_supported (guint32 type);
 const char *mor_type_name (guint32 type);
 /* Parses a name as mor_type_name() writes it (case-insensitive); FALSE if unknown. */
 gboolean mor_type_from_name (const char *name, MorType *type);
-/* Elements per block (1 for float types). */
+/* Elements per block (1 for float types); 0 for an unsupported type. */
 guint32 mor_type_block_size (MorType type);
-/* Bytes per block. */
+/* Bytes per block; 0 for an unsupported type. */
 guint32 mor_type_block_bytes (MorType type);
-/* Bytes of @n elements, @n a multiple of the block size; 0 if it is not. */
+/* Bytes of @n elements, @n a multiple of the block size; 0 if it is not, or
+ * if @type is unsupported (a type id read from a file may be anything). */
 guint64 mor_type_row_bytes (MorType type, guint64 n);
 
 /* IEEE half and bfloat16 conversions (round to nearest even). */
