@@ -727,8 +727,8 @@ mor_gguf_open (const char *path, GError **error)
 
   mapped = g_mapped_file_new (path, FALSE, &local);
   if (mapped == NULL) {
-    g_set_error (error, MOR_GGUF_ERROR, MOR_GGUF_ERROR_IO, "Failed to open GGUF file “%s”: %s", path,
-                 local->message);
+    /* "Failed to open file “path”: open() failed: No such file or directory" */
+    g_set_error_literal (error, MOR_GGUF_ERROR, MOR_GGUF_ERROR_IO, local->message);
     return NULL;
   }
   bytes = g_mapped_file_get_bytes (mapped);
@@ -796,6 +796,13 @@ mor_gguf_n_keys (MorGguf *g)
   return g->kvs->len;
 }
 
+/**
+ * mor_gguf_get_key:
+ * @g: a file
+ * @index: 0 … mor_gguf_n_keys() - 1
+ *
+ * Returns: (transfer none): the name of key @index, valid UTF-8, owned by @g.
+ */
 const char *
 mor_gguf_get_key (MorGguf *g, guint index)
 {
@@ -1140,6 +1147,19 @@ mor_gguf_get_string_array (MorGguf *g, const char *key, guint64 *n, GError **err
   return TRUE;
 }
 
+/**
+ * mor_gguf_get_array_string:
+ * @g: a file
+ * @key: a key that mor_gguf_get_string_array() accepted
+ * @index: less than the length that call gave
+ * @len: (out): length of the string in bytes
+ *
+ * O(1): the offsets of the elements are tabled at open. Asking for a key that
+ * is not a string array, or past its end, is a programmer error (critical, NULL).
+ *
+ * Returns: (transfer none): @len bytes of UTF-8 inside the file, owned by @g and
+ * NOT NUL-terminated.
+ */
 const char *
 mor_gguf_get_array_string (MorGguf *g, const char *key, guint64 index, gsize *len)
 {
@@ -1165,6 +1185,14 @@ mor_gguf_n_tensors (MorGguf *g)
   return g->tensors->len;
 }
 
+/**
+ * mor_gguf_get_tensor:
+ * @g: a file
+ * @index: 0 … mor_gguf_n_tensors() - 1
+ *
+ * Returns: (transfer none): tensor @index, owned by @g; its data lies in the
+ * file, inside the file's bounds, and overlaps no other tensor.
+ */
 const MorGgufTensor *
 mor_gguf_get_tensor (MorGguf *g, guint index)
 {
@@ -1173,6 +1201,14 @@ mor_gguf_get_tensor (MorGguf *g, guint index)
   return &g_array_index (g->tensors, MorGgufTensor, index);
 }
 
+/**
+ * mor_gguf_find_tensor:
+ * @g: a file
+ * @name: tensor name
+ *
+ * Returns: (transfer none) (nullable): the tensor, owned by @g, or %NULL if the
+ * file has none of that name (mor_gguf_check_tensor() gives an error instead).
+ */
 const MorGgufTensor *
 mor_gguf_find_tensor (MorGguf *g, const char *name)
 {
@@ -1277,6 +1313,12 @@ writer_tensor_clear (gpointer data)
   g_bytes_unref (t->data);
 }
 
+/**
+ * mor_gguf_writer_new:
+ *
+ * Returns: (transfer full): an empty writer (no keys, no tensors, alignment 32);
+ * free with mor_gguf_writer_free().
+ */
 MorGgufWriter *
 mor_gguf_writer_new (void)
 {
@@ -1476,6 +1518,19 @@ mor_gguf_writer_add_string_array (MorGgufWriter *w, const char *key, const char 
     put_string (w->kv, strv[i], strlen (strv[i]));
 }
 
+/**
+ * mor_gguf_writer_add_tensor_bytes:
+ * @w: a writer
+ * @name: 1..63 bytes of UTF-8, not yet added
+ * @type: a supported tensor type
+ * @n_dims: 1..4
+ * @ne: (array length=n_dims): elements per dim, ne[0] fastest and a multiple of
+ *   the block size of @type
+ * @data: (transfer none): exactly the tensor's bytes; the writer keeps a
+ *   reference, no copy
+ *
+ * Any argument out of range is a programmer error (critical, nothing added).
+ */
 void
 mor_gguf_writer_add_tensor_bytes (MorGgufWriter *w, const char *name, MorType type, guint32 n_dims,
                                   const guint64 *ne, GBytes *data)
@@ -1506,6 +1561,7 @@ mor_gguf_writer_add_tensor_bytes (MorGgufWriter *w, const char *name, MorType ty
   g_hash_table_add (w->tensor_names, t.name);
 }
 
+/* As mor_gguf_writer_add_tensor_bytes(), copying @size bytes of @data. */
 void
 mor_gguf_writer_add_tensor (MorGgufWriter *w, const char *name, MorType type, guint32 n_dims,
                             const guint64 *ne, const void *data, gsize size)
@@ -1590,6 +1646,9 @@ write_to_file (gpointer ctx, const void *p, gsize n)
 /**
  * mor_gguf_writer_to_bytes:
  * @w: a writer
+ *
+ * For files that fit in memory (GByteArray: under 4 GiB); see
+ * mor_gguf_writer_write_file() for large ones.
  *
  * Returns: (transfer full): the file (GGUF v3), in memory.
  */

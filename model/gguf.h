@@ -198,7 +198,7 @@ void mor_gguf_writer_add_tensor_bytes (MorGgufWriter *w, const char *name, MorTy
 /* Writes the file (replacing @path). Returns: FALSE with MOR_GGUF_ERROR_IO set
  * if it cannot be written. */
 gboolean mor_gguf_writer_write_file (MorGgufWriter *w, const char *path, GError **error);
-/* Returns: (transfer full): the whole file. */
+/* Returns: (transfer full): the whole file, in memory (under 4 GiB). */
 GBytes *mor_gguf_writer_to_bytes (MorGgufWriter *w);
 
 G_END_DECLS

@@ -98,7 +98,8 @@ MorTokenizer *mor_tokenizer_new (const MorTokenizerVocab *vocab, GError **error)
  * Reads tokenizer.ggml.{model, pre, tokens, token_type, merges,
  * eos_token_id, padding_token_id} and the optional bos_token_id and
  * add_bos_token (default: none, FALSE), then as mor_tokenizer_new().
- * Loading a 151,936-token vocabulary takes a few tens of milliseconds.
+ * Loading the 151,669-token Qwen vocabulary with its 151,387 merges takes
+ * about 75 ms of CPU time (hash tables for texts and merge pairs).
  *
  * Returns: (transfer full): the tokenizer, or %NULL with @error set: a missing
  * key is MOR_TOKENIZER_ERROR_MISSING_KEY naming the file and the key; a key of
@@ -126,6 +127,10 @@ const char *mor_tokenizer_token_text (MorTokenizer *tok, gint32 id);
 /* The id whose vocabulary text is exactly @text (@len bytes, or NUL-terminated
  * if @len < 0), e.g. "<|AUDIO|>"; -1 if there is none. */
 gint32 mor_tokenizer_find_token (MorTokenizer *tok, const char *text, gssize len);
+/* The character GPT-2's byte-level alphabet writes byte @byte as (' ' → 'Ġ',
+ * '\n' → 'Ċ', printable Latin-1 bytes as themselves): how NORMAL token texts
+ * spell bytes, for tools that build vocabularies. */
+gunichar mor_tokenizer_byte_symbol (guint8 byte);
 
 /**
  * mor_tokenizer_encode:

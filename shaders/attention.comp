@@ -1,6 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_control_flow_attributes : require
+#ifdef USE_SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // Scaled dot-product attention with grouped KV heads, fp32, online softmax:
 //   out[t, h, :] = Σ_{j visible from t} softmax_j(scale · q[t, h]·k[j, kvh]) · v[j, kvh]
 //   kvh = h / G, G = n_heads / n_kv_heads (HF repeat_kv; torch
@@ -22,8 +25,8 @@
 //   - Qwen2.5-Omni DiT (token2wav): HF `_create_block_diff` takes
 //     block = arange(seq_len) // block_size (24) and DiTDecoderLayer attends
 //     where −look_backward_block ≤ block_j − block_i ≤ look_ahead_block (a
-//     boolean SDPA mask); it is not symmetric: layers 0 and 20 have look_back
-//     1, layer 10 look_ahead 1, the others 0 and 0. Blocks count from the
+//     boolean SDPA mask). It is not symmetric: layers 0 and 20 look back 1
+//     block, layer 10 ahead 1, the others neither. Blocks count from the
 //     first frame of the sequence given (p0 = 0).
 // A query that sees no key (only possible with blocks past n_kv) gets zeros.
 //
@@ -32,39 +35,44 @@
 //           3 pos [1] uint (read only when causal; any buffer otherwise),
 //           4 out: n_splits == 1: [n_q, n_heads·HEAD_DIM] f32;
 //                  n_splits > 1: partials for attention_reduce.comp, per
-//                  (t, h, split): the unnormalised Σ p·v (HEAD_DIM floats) in
-//                  [n_q, n_heads, n_splits, HEAD_DIM], then (m, l) pairs in
-//                  [n_q, n_heads, n_splits, 2] (running max, Σ exp(s − m);
-//                  l = 0 for a split with no keys).
-// Grid: one workgroup per (query t, KV head, split), flat over x, y; the G
-// query heads of one KV head share each K/V row read. The visible range of
-// t is cut into n_splits chunks (whole tiles) that workgroups take in
-// parallel (decode: one query, long cache); attention_reduce merges them.
-// Per tile of BLOCK_SIZE keys: (1) one invocation a key computes its G
-// scores; (2) G·NP invocations take the tile max of a head in NP strided
-// parts; (3) they turn scores into exp(s − m_new) and part sums; (4) the
-// owners of the G·HEAD_DIM/4 vec4 outputs rescale by exp(m_old − m_new) and
-// add Σ p·v, KSPLIT invocations per output taking every KSPLIT-th key when
-// there are fewer outputs than invocations.
+//                  (t, h, split): Σ p·v with p = exp(s − m) (HEAD_DIM floats) in
+//                  [n_q, n_heads, n_splits, HEAD_DIM], then (m, l = Σ p) pairs
+//                  in [n_q, n_heads, n_splits, 2]; l = 0 for a split without keys.
+// Grid: one workgroup per (query t, KV head, split), flat over x, y. The
+// visible range of t is cut into n_splits chunks that workgroups take in
+// parallel (decode: one query, a long cache); attention_reduce merges them.
+// Inside a workgroup, lane groups of LANES invocations (USE_SUBGROUP: one
+// subgroup, LANES = its size; otherwise single invocations) take batches of
+// KB keys in turn; the lanes of a group split HEAD_DIM, hold q and the output
+// accumulators of the G query heads in registers, and add their partial dot
+// products with subgroupAdd. Each K and V element is read once per workgroup,
+// and nothing in the key loop touches shared memory (on a CPU device every
+// buffer or shared access costs a scalar load per lane). The groups' running
+// (max, sum, Σ p·v) merge through shared memory at the end.
 
-layout(constant_id = 0) const uint BLOCK_SIZE = 64;  // invocations = keys per tile
-layout(constant_id = 1) const uint G = 1;            // query heads per KV head (≤ BLOCK_SIZE)
+layout(constant_id = 0) const uint BLOCK_SIZE = 8;   // a multiple of LANES
+layout(constant_id = 1) const uint G = 1;            // query heads per KV head
 layout(constant_id = 2) const uint HEAD_DIM = 64;    // a multiple of 4
+layout(constant_id = 3) const uint LANES = 1;        // invocations per lane group
+layout(constant_id = 4) const uint KB = 8;           // keys per batch
 layout(local_size_x_id = 0) in;
 
 const uint D4 = HEAD_DIM / 4;
-const uint OUT4 = G * D4;                                           // vec4 outputs
-const uint SLOTS = (OUT4 + BLOCK_SIZE - 1) / BLOCK_SIZE;            // outputs per invocation
-const uint KSPLIT = OUT4 >= BLOCK_SIZE ? 1 : BLOCK_SIZE / OUT4;     // invocations per output
-const uint NP = BLOCK_SIZE / G >= 8 ? 8 : BLOCK_SIZE / G;           // parts per head in (2), (3)
+const uint VPL = (D4 + LANES - 1) / LANES;           // vec4s per lane: dims 4·(lane + i·LANES) + 0..3
+const uint NGROUPS = BLOCK_SIZE / LANES;
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
 #ifdef KV_F16
-layout(std430, binding = 1) readonly buffer K { f16vec4 k[]; };
-layout(std430, binding = 2) readonly buffer V { f16vec4 v[]; };
+// Four halves as two 32-bit words: one load per word, unpacked in registers.
+layout(std430, binding = 1) readonly buffer K { uvec2 k[]; };
+layout(std430, binding = 2) readonly buffer V { uvec2 v[]; };
+vec4 load_k(uint i) { uvec2 w = k[i]; return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+vec4 load_v(uint i) { uvec2 w = v[i]; return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
 #else
 layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
+vec4 load_k(uint i) { return k[i]; }
+vec4 load_v(uint i) { return v[i]; }
 #endif
 layout(std430, binding = 3) readonly buffer Pos { uint pos[]; };
 layout(std430, binding = 4) writeonly buffer Out { float out_[]; };
@@ -82,36 +90,36 @@ layout(push_constant) uniform Push {
     uint n_splits;
 } p;
 
-#include "reduce.glsl"
-
 const float LOWEST = -3.402823466e38;  // running max start: exp(LOWEST − m) = 0, never NaN
 
-shared vec4 qs[OUT4];                   // q rows of the G heads, times scale
-shared float sc[G * BLOCK_SIZE];        // scores, then probabilities, of a tile
-shared float part_max[G * NP];
-shared float part_sum[G * NP];
-shared float run_max[2 * G];            // running max per head, double-buffered by tile
-shared float run_sum[G];                // running Σ exp(s − max) per head
-shared vec4 o_merge[KSPLIT > 1 ? BLOCK_SIZE : 1];
+shared float grp_max[NGROUPS * G];
+shared float grp_sum[NGROUPS * G];
+shared float merged[G * HEAD_DIM];
 
-// The running max after the current tile: max(old, the NP part maxima).
-float new_max(uint h, float m_old)
+float lane_sum(float x)
 {
-    float m = m_old;
-    for (uint i = 0; i < NP; i++)
-        m = max(m, part_max[h * NP + i]);
-    return m;
+#ifdef USE_SUBGROUP
+    return LANES > 1 ? subgroupAdd(x) : x;
+#else
+    return x;
+#endif
 }
 
 void main()
 {
-    uint wg = flat_group_id();
+    uint wg = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
     if (wg >= p.n_q * p.n_kv_heads * p.n_splits)
         return;
     uint split = wg % p.n_splits;
     uint kvh = (wg / p.n_splits) % p.n_kv_heads;
     uint t = wg / (p.n_splits * p.n_kv_heads);
     uint tid = gl_LocalInvocationIndex;
+#ifdef USE_SUBGROUP
+    uint lane = LANES > 1 ? gl_SubgroupInvocationID : 0;
+    uint grp = LANES > 1 ? gl_SubgroupID : tid;
+#else
+    uint lane = 0, grp = tid;
+#endif
 
     // Visible keys [lo, hi) of this query (see the contract above).
     uint qp = (p.causal != 0 ? pos[0] : 0) + t;
@@ -121,136 +129,122 @@ void main()
     uint hi = (p.look_ahead >= n_blocks || b + p.look_ahead + 1 >= n_blocks)
             ? p.n_kv : (b + p.look_ahead + 1) * p.block_size;
     lo = min(lo, hi);
-    // This workgroup's chunk of it, in whole tiles.
-    uint chunk = ((hi - lo + p.n_splits - 1) / p.n_splits + BLOCK_SIZE - 1) / BLOCK_SIZE * BLOCK_SIZE;
+    // This workgroup's chunk of it, in whole rounds of NGROUPS·KB keys.
+    const uint ROUND = NGROUPS * KB;
+    uint chunk = ((hi - lo + p.n_splits - 1) / p.n_splits + ROUND - 1) / ROUND * ROUND;
     uint c0 = min(hi, lo + split * chunk);
     uint c1 = min(hi, c0 + chunk);
 
-    uint kv_row4 = p.n_kv_heads * D4;   // vec4s per K/V row
-    uint kv_off4 = kvh * D4;
-    uint q_base4 = t * p.n_heads * D4 + kvh * OUT4;
-    for (uint i = tid; i < OUT4; i += BLOCK_SIZE)
-        qs[i] = q[q_base4 + i] * p.scale;
-    if (tid < G) {
-        run_max[tid] = LOWEST;
-        run_sum[tid] = 0.0;
+    vec4 qr[G * VPL];           // q of the G heads at this lane's dims, times scale
+    vec4 acc[G * VPL];          // Σ p·v at this lane's dims
+    float m[G], l[G];           // running max and Σ p per head (same in every lane of a group)
+    uint q_base = (t * p.n_heads + kvh * G) * D4;
+    [[unroll]] for (uint h = 0; h < G; h++) {
+        [[unroll]] for (uint i = 0; i < VPL; i++) {
+            uint c = lane + i * LANES;
+            qr[h * VPL + i] = c < D4 ? q[q_base + h * D4 + c] * p.scale : vec4(0.0);
+            acc[h * VPL + i] = vec4(0.0);
+        }
+        m[h] = LOWEST;
+        l[h] = 0.0;
     }
 
-    // Outputs of this invocation in (4): vec4 index o = h·D4 + d4.
-    uint o_first = KSPLIT > 1 ? tid % OUT4 : tid;
-    uint kgroup = KSPLIT > 1 ? tid / OUT4 : 0;
-    vec4 acc[SLOTS];
-    for (uint s = 0; s < SLOTS; s++)
-        acc[s] = vec4(0.0);
-    uint cur = 0;   // which half of run_max holds the running max
+    // The loops below have constant trip counts and no branches, so that the
+    // arrays stay in registers: keys past c1 in the last batch re-read key
+    // c1 − 1 and get score LOWEST, hence p = 0.
+    uint row4 = p.n_kv_heads * D4;
+    for (uint base = c0 + grp * KB; base < c1; base += ROUND) {
+        float s[KB * G];
+        [[unroll]] for (uint kk = 0; kk < KB; kk++) {
+            uint row = min(base + kk, c1 - 1) * row4 + kvh * D4;
+            float part[G];
+            [[unroll]] for (uint h = 0; h < G; h++)
+                part[h] = 0.0;
+            [[unroll]] for (uint i = 0; i < VPL; i++) {
+                uint c = lane + i * LANES;
+                vec4 kc = (D4 % LANES == 0 || c < D4) ? load_k(row + c) : vec4(0.0);
+                [[unroll]] for (uint h = 0; h < G; h++)
+                    part[h] += dot(qr[h * VPL + i], kc);
+            }
+            [[unroll]] for (uint h = 0; h < G; h++)
+                s[kk * G + h] = base + kk < c1 ? lane_sum(part[h]) : LOWEST;
+        }
+        // Online softmax over the batch: rescale once, then p = exp(s − m).
+        [[unroll]] for (uint h = 0; h < G; h++) {
+            float mb = m[h];
+            [[unroll]] for (uint kk = 0; kk < KB; kk++)
+                mb = max(mb, s[kk * G + h]);
+            float alpha = exp(m[h] - mb);
+            m[h] = mb;
+            l[h] *= alpha;
+            [[unroll]] for (uint i = 0; i < VPL; i++)
+                acc[h * VPL + i] *= alpha;
+            [[unroll]] for (uint kk = 0; kk < KB; kk++) {
+                float e = exp(s[kk * G + h] - mb);
+                s[kk * G + h] = e;
+                l[h] += e;
+            }
+        }
+        [[unroll]] for (uint kk = 0; kk < KB; kk++) {
+            uint row = min(base + kk, c1 - 1) * row4 + kvh * D4;
+            [[unroll]] for (uint i = 0; i < VPL; i++) {
+                uint c = lane + i * LANES;
+                vec4 vc = (D4 % LANES == 0 || c < D4) ? load_v(row + c) : vec4(0.0);
+                [[unroll]] for (uint h = 0; h < G; h++)
+                    acc[h * VPL + i] += s[kk * G + h] * vc;
+            }
+        }
+    }
+
+    // Merge the groups: M = max of the group maxima (groups with keys),
+    // L = Σ l·exp(m − M), out = Σ acc·exp(m − M), one group at a time.
+    if (lane == 0)
+        for (uint h = 0; h < G; h++) {
+            grp_max[grp * G + h] = m[h];
+            grp_sum[grp * G + h] = l[h];
+        }
     barrier();
-
-    for (uint c = c0; c < c1; c += BLOCK_SIZE) {
-        uint n = min(BLOCK_SIZE, c1 - c);
-
-        // (1) scores of key c + tid for the G heads
-        if (tid < n) {
-            uint row = (c + tid) * kv_row4 + kv_off4;
-            float s[G];
-            for (uint h = 0; h < G; h++)
-                s[h] = 0.0;
-            for (uint d = 0; d < D4; d++) {
-                vec4 kk = vec4(k[row + d]);
-                for (uint h = 0; h < G; h++)
-                    s[h] += dot(qs[h * D4 + d], kk);
+    float big_m[G], big_l[G];
+    for (uint h = 0; h < G; h++) {
+        float mm = LOWEST;
+        for (uint g = 0; g < NGROUPS; g++)
+            if (grp_sum[g * G + h] > 0.0)
+                mm = max(mm, grp_max[g * G + h]);
+        float ll = 0.0;
+        for (uint g = 0; g < NGROUPS; g++)
+            if (grp_sum[g * G + h] > 0.0)
+                ll += grp_sum[g * G + h] * exp(grp_max[g * G + h] - mm);
+        big_m[h] = mm;
+        big_l[h] = ll;
+    }
+    for (uint g = 0; g < NGROUPS; g++) {
+        if (grp == g)
+            for (uint h = 0; h < G; h++) {
+                float w = l[h] > 0.0 ? exp(m[h] - big_m[h]) : 0.0;
+                for (uint i = 0; i < VPL; i++) {
+                    uint c = lane + i * LANES;
+                    if (c < D4)
+                        for (uint e = 0; e < 4; e++) {
+                            uint at = h * HEAD_DIM + 4 * c + e;
+                            merged[at] = (g == 0 ? 0.0 : merged[at]) + acc[h * VPL + i][e] * w;
+                        }
+                }
             }
-            for (uint h = 0; h < G; h++)
-                sc[h * BLOCK_SIZE + tid] = s[h];
-        }
-        barrier();
-
-        // (2) tile max of head h, part pt
-        if (tid < G * NP) {
-            uint h = tid / NP, pt = tid % NP;
-            float m = LOWEST;
-            for (uint j = pt; j < n; j += NP)
-                m = max(m, sc[h * BLOCK_SIZE + j]);
-            part_max[tid] = m;
-        }
-        barrier();
-
-        // (3) probabilities relative to the new running max, part sums
-        if (tid < G * NP) {
-            uint h = tid / NP, pt = tid % NP;
-            float m = new_max(h, run_max[cur * G + h]);
-            float sum = 0.0;
-            for (uint j = pt; j < n; j += NP) {
-                float e = exp(sc[h * BLOCK_SIZE + j] - m);
-                sc[h * BLOCK_SIZE + j] = e;
-                sum += e;
-            }
-            part_sum[tid] = sum;
-        }
-        barrier();
-
-        // (4) rescale the accumulators and add this tile's Σ p·v
-        for (uint s = 0; s < SLOTS; s++) {
-            uint o = o_first + s * BLOCK_SIZE;
-            if (o >= OUT4 || kgroup >= KSPLIT)
-                continue;
-            uint h = o / D4, d = o % D4;
-            float m_old = run_max[cur * G + h];
-            vec4 a = acc[s] * exp(m_old - new_max(h, m_old));
-            for (uint j = kgroup; j < n; j += KSPLIT)
-                a += sc[h * BLOCK_SIZE + j] * vec4(v[(c + j) * kv_row4 + kv_off4 + d]);
-            acc[s] = a;
-        }
-        if (tid < G) {
-            float m_old = run_max[cur * G + tid];
-            float m = new_max(tid, m_old);
-            float sum = 0.0;
-            for (uint i = 0; i < NP; i++)
-                sum += part_sum[tid * NP + i];
-            run_sum[tid] = run_sum[tid] * exp(m_old - m) + sum;
-            run_max[(cur ^ 1) * G + tid] = m;
-        }
-        cur ^= 1;
         barrier();
     }
 
-    // Merge the KSPLIT key groups of each output.
-    if (KSPLIT > 1) {
-        o_merge[tid] = acc[0];
-        barrier();
-        if (tid < OUT4) {
-            vec4 a = vec4(0.0);
-            for (uint g = 0; g < KSPLIT; g++)
-                a += o_merge[g * OUT4 + tid];
-            acc[0] = a;
-        }
-    }
-
-    uint n_slots = KSPLIT > 1 ? 1 : SLOTS;
-    for (uint s = 0; s < n_slots; s++) {
-        uint o = tid + s * BLOCK_SIZE;
-        if (o >= OUT4)
-            continue;
-        uint h = o / D4, d = o % D4;
+    for (uint o = tid; o < G * HEAD_DIM; o += BLOCK_SIZE) {
+        uint h = o / HEAD_DIM, d = o % HEAD_DIM;
         uint head = kvh * G + h;
-        float l = run_sum[h];
         if (p.n_splits == 1) {
-            vec4 r = l > 0.0 ? acc[s] / l : vec4(0.0);
-            uint at = (t * p.n_heads + head) * HEAD_DIM + 4 * d;
-            out_[at] = r.x;
-            out_[at + 1] = r.y;
-            out_[at + 2] = r.z;
-            out_[at + 3] = r.w;
+            out_[(t * p.n_heads + head) * HEAD_DIM + d] = big_l[h] > 0.0 ? merged[o] / big_l[h] : 0.0;
         } else {
             uint part = (t * p.n_heads + head) * p.n_splits + split;
-            uint at = part * HEAD_DIM + 4 * d;
-            out_[at] = acc[s].x;
-            out_[at + 1] = acc[s].y;
-            out_[at + 2] = acc[s].z;
-            out_[at + 3] = acc[s].w;
+            out_[part * HEAD_DIM + d] = merged[o];
             if (d == 0) {
                 uint ml = p.n_q * p.n_heads * p.n_splits * HEAD_DIM + 2 * part;
-                out_[ml] = run_max[cur * G + h];
-                out_[ml + 1] = l;
+                out_[ml] = big_m[h];
+                out_[ml + 1] = big_l[h];
             }
         }
     }

@@ -110,8 +110,7 @@ void main()
     x_base = bg * p.c_in_g * p.t_in;
     uint n0 = (tile % p.tiles_n) * BN;
     uint m0 = (tile / p.tiles_n) * BM;
-    float acc[TM * TN];
-    gemm_tile(p.c_out_g, p.t_out, p.c_in_g * p.kernel_size, m0, n0, acc);
+    gemm_tile(p.c_out_g, p.t_out, p.c_in_g * p.kernel_size, m0, n0);
     uint y_base = bg * p.c_out_g * p.t_out;
     for (uint i = 0; i < TM; i++) {
         uint m = m0 + gemm_row(i);
@@ -123,7 +122,7 @@ void main()
         for (uint j = 0; j < TN; j++) {
             uint n = n0 + gemm_col(j);
             if (n < p.t_out)
-                y[y_base + m * p.t_out + n] = acc[i * TN + j] + b;
+                y[y_base + m * p.t_out + n] = gemm_acc[i * TN + j] + b;
         }
     }
 }

@@ -77,8 +77,7 @@ void main()
     uint m0 = (tile / p.tiles_n) * BM;
     if (n0 >= n_phase)
         return;
-    float acc[TM * TN];
-    gemm_tile(p.c_out_g, n_phase, p.c_in_g * p.taps, m0, n0, acc);
+    gemm_tile(p.c_out_g, n_phase, p.c_in_g * p.taps, m0, n0);
     uint y_base = bg * p.c_out_g * p.t_out;
     for (uint i = 0; i < TM; i++) {
         uint m = m0 + gemm_row(i);
@@ -90,7 +89,7 @@ void main()
         for (uint j = 0; j < TN; j++) {
             uint n = n0 + gemm_col(j);
             if (n < n_phase)
-                y[y_base + m * p.t_out + t_first + n * p.stride] = acc[i * TN + j] + b;
+                y[y_base + m * p.t_out + t_first + n * p.stride] = gemm_acc[i * TN + j] + b;
         }
     }
 }

@@ -49,7 +49,7 @@ void main()
     float acc = 0.0;
 #ifdef UP
     uint u = t + p.crop;                // position in the transposed convolution's output
-    for (uint k = u % p.ratio; k < p.n_taps; k += p.ratio)
+    for (uint k = u % p.ratio; k < p.n_taps && k <= u; k += p.ratio)
         acc += f[k] * sample_x(row, int((u - k) / p.ratio) - int(p.pad));
     acc *= float(p.ratio);
 #else

@@ -17,7 +17,7 @@ layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint n_channels;
-    uint length;
+    uint n_time;
 } p;
 
 #include "snake_beta.glsl"
@@ -26,8 +26,8 @@ void main()
 {
     uint idx = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * BLOCK_SIZE
                + gl_LocalInvocationIndex;
-    if (idx >= p.n_channels * p.length)
+    if (idx >= p.n_channels * p.n_time)
         return;
-    uint c = idx / p.length;
+    uint c = idx / p.n_time;
     y[idx] = snake_beta(x[idx], snake_alpha(alpha[c]), snake_inv_beta(beta[c]));
 }

@@ -2,11 +2,13 @@
 // checkpoint stores them (HF SnakeBeta.forward):
 //   alpha = exp(alpha); beta = exp(beta)
 //   x + (1.0 / (beta + 1e-9)) * sin(x * alpha)^2
-// exp and sin are evaluated here rather than with GLSL's exp()/sin(): Vulkan
-// only promises 3 + 2|x| ulp for exp and 2^-11 absolute for sin on [-π, π]
-// (and nothing outside), while x·α reaches tens of radians. Both are range
-// reduced with Cody-Waite constants (exact with fma) and finished with the
-// Cephes single-precision polynomials: about 1 ulp for |x·α| below ~1e5.
+// exp and sin are not GLSL's exp()/sin(): Vulkan only promises 3 + 2|x| ulp for
+// exp and 2^-11 absolute for sin on [-π, π] (nothing outside), while x·α
+// reaches tens of radians. sin is trig.glsl's sincos_f32 (~1 ulp for |x·α|
+// below ~1e5); exp is range reduced here with Cody-Waite constants (exact with
+// fma) and finished with the Cephes single-precision polynomial (~1 ulp).
+
+#include "trig.glsl"
 
 // e^a: a = n·ln2 + r, |r| ≤ ln2/2, e^r = 1 + r + r²·P(r), scaled by 2^n.
 float snake_exp(float a)
@@ -23,21 +25,10 @@ float snake_exp(float a)
     return ldexp(fma(q, r * r, r) + 1.0, int(n));
 }
 
-// sin²(u): u = n·π/2 + r, |r| ≤ π/4; sin² u is sin² r for even n, cos² r for odd n.
 float snake_sin2(float u)
 {
-    float n = round(u * 0.636619772367581343);
-    float r = fma(-n, 1.5703125, u);
-    r = fma(-n, 4.837512969970703125e-4, r);
-    r = fma(-n, 7.54978995489188216e-8, r);
-    float z = r * r;
-    float v;
-    if ((int(n) & 1) == 0)
-        v = fma(fma(fma(-1.9515295891e-4, z, 8.3321608736e-3), z, -1.6666654611e-1), z * r, r);
-    else
-        v = fma(fma(fma(2.443315711809948e-5, z, -1.388731625493765e-3), z, 4.166664568298827e-2), z * z,
-                fma(-0.5, z, 1.0));
-    return v * v;
+    float s = sincos_f32(u).x;
+    return s * s;
 }
 
 // y = x + inv_beta · sin²(x · alpha) with alpha = e^log_alpha, inv_beta = 1 / (e^log_beta + 1e-9).

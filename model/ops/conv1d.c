@@ -23,12 +23,29 @@ static const MorVkPipelineDesc conv1d_direct_f16 = CONV1D_DESC (conv1d_direct_f1
 static const MorVkPipelineDesc conv1d_direct_bf16 = CONV1D_DESC (conv1d_direct_bf16);
 
 /* Tiles (BM output channels × BN time steps) of the implicit GEMM, 256
- * invocations of 4 × 4 outputs each; the one wasting the least work is used. */
+ * invocations of 4 × 4 outputs each (conv_gemm.glsl, BK = 16). */
 static const guint32 conv1d_tiles[][2] = { { 64, 64 }, { 32, 128 }, { 16, 256 }, { 128, 32 } };
 
 /* Below this many output channels per group a tile would be mostly padding:
  * one invocation per output instead (depthwise convolutions). */
 #define CONV1D_DIRECT_MAX_C_OUT_G 4
+
+/* The tile that wastes the least work on an m × n output and fits in shared memory. */
+static void
+conv1d_pick_tile (const MorVkDeviceInfo *info, guint32 m, guint32 n, guint32 *bm, guint32 *bn)
+{
+  guint64 best = G_MAXUINT64;
+  *bm = *bn = 64;
+  for (guint i = 0; i < G_N_ELEMENTS (conv1d_tiles); i++) {
+    guint64 tm = conv1d_tiles[i][0], tn = conv1d_tiles[i][1];
+    guint64 work = (m + tm - 1) / tm * tm * ((n + tn - 1) / tn * tn);
+    if (16 * (tm + 1 + tn) * 4 <= info->max_shared_memory && work < best) {
+      best = work;
+      *bm = (guint32) tm;
+      *bn = (guint32) tn;
+    }
+  }
+}
 
 guint32
 mor_conv1d_out_length (const MorConv1d *c)
@@ -70,44 +87,30 @@ mor_op_conv1d (MorVkStream *s, const MorConv1d *c, MorType w_type, MorVkView x, 
         info->max_storage_range));
     return;
   }
-  gboolean direct = c->out_channels / c->groups <= CONV1D_DIRECT_MAX_C_OUT_G;
   Conv1dPush pc = { c_in_g, c->out_channels / c->groups, c->groups, c->length, t_out, c->kernel_size, c->stride,
-                    c->dilation, c->pad_left, c->pad_mode, bias.buf != NULL, 0, 0 };
+                    c->dilation, c->pad_left, c->pad_mode, bias.buf != NULL, 0, (guint32) n_out };
   /* Without a bias, x stands in for it at binding 2 (never read). */
   MorVkView xv = mor_vk_view_sub (x, 0, x_bytes);
   MorVkView b[] = { xv, mor_vk_view_sub (w, 0, w_bytes),
                     bias.buf ? mor_vk_view_sub (bias, 0, (guint64) c->out_channels * 4) : xv,
                     mor_vk_view_sub (y, 0, y_bytes) };
-  const MorVkPipelineDesc *desc;
-  guint32 gx, gy, gz = 1;
-  if (direct) {
-    desc = w_type == MOR_TYPE_F32 ? &conv1d_direct_f32
-         : w_type == MOR_TYPE_F16 ? &conv1d_direct_f16 : &conv1d_direct_bf16;
-    pc.n_tiles = (guint32) n_out;
+  guint32 gx, gy, bm, bn;
+  if (pc.c_out_g <= CONV1D_DIRECT_MAX_C_OUT_G) {
     guint32 spec[] = { 256 };
     mor_vk_grid (dev, n_out, 256, &gx, &gy);
-    mor_vk_stream_dispatch (s, desc, spec, G_N_ELEMENTS (spec), b, &pc, gx, gy, gz);
+    mor_vk_stream_dispatch (s, w_type == MOR_TYPE_F32 ? &conv1d_direct_f32
+                               : w_type == MOR_TYPE_F16 ? &conv1d_direct_f16 : &conv1d_direct_bf16,
+                            spec, G_N_ELEMENTS (spec), b, &pc, gx, gy, 1);
     return;
   }
-  guint64 best = G_MAXUINT64;
-  guint32 bm = 64, bn = 64;
-  for (guint i = 0; i < G_N_ELEMENTS (conv1d_tiles); i++) {
-    guint64 tm = conv1d_tiles[i][0], tn = conv1d_tiles[i][1];
-    guint64 work = (pc.c_out_g + tm - 1) / tm * tm * ((t_out + tn - 1) / tn * tn);
-    if (work < best) {
-      best = work;
-      bm = (guint32) tm;
-      bn = (guint32) tn;
-    }
-  }
+  conv1d_pick_tile (info, pc.c_out_g, t_out, &bm, &bn);
   pc.tiles_n = (t_out + bn - 1) / bn;
   pc.n_tiles = pc.tiles_n * ((pc.c_out_g + bm - 1) / bm);
-  gz = c->n_batch * c->groups;
-  g_return_if_fail (gz <= info->max_workgroup_count[2]);
-  desc = w_type == MOR_TYPE_F32 ? &conv1d_f32 : w_type == MOR_TYPE_F16 ? &conv1d_f16 : &conv1d_bf16;
+  g_return_if_fail (c->n_batch * c->groups <= info->max_workgroup_count[2]);
   guint32 spec[] = { 256, bm, bn, 16, 4, 4 };
   mor_vk_grid (dev, pc.n_tiles, 1, &gx, &gy);
-  mor_vk_stream_dispatch (s, desc, spec, G_N_ELEMENTS (spec), b, &pc, gx, gy, gz);
+  mor_vk_stream_dispatch (s, w_type == MOR_TYPE_F32 ? &conv1d_f32 : w_type == MOR_TYPE_F16 ? &conv1d_f16 : &conv1d_bf16,
+                          spec, G_N_ELEMENTS (spec), b, &pc, gx, gy, c->n_batch * c->groups);
 }
 
 static float
