@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The `mor` command's subcommands: each takes its own argv (argv[0] is the
+ * subcommand) and returns the exit status: 0 done, 1 failed, 2 bad usage. */
+#pragma once
+
+#include <glib.h>
+
+int mor_cli_info (int argc, char **argv);
+int mor_cli_mkmodel (int argc, char **argv);
+int mor_cli_generate (int argc, char **argv);
+int mor_cli_logits (int argc, char **argv);
+
+/* Prints @error (if any) and the option help to stderr; returns 2. */
+int mor_cli_usage (GOptionContext *ctx, GError *error);
+/* Prints "mor: <message>" to stderr; returns 1. */
+int mor_cli_fail (GError *error);

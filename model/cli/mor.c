@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mor: the command-line front end of libmor. `mor COMMAND --help` for each. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  { "info", mor_cli_info, "metadata, tensors, types and sizes of a GGUF file" },
+  { "mkmodel", mor_cli_mkmodel, "write a model with random weights in the real layout" },
+  { "generate", mor_cli_generate, "stream text from the thinker" },
+  { "logits", mor_cli_logits, "logits of every position as .npy" },
+};
+
+static int
+usage (FILE *to)
+{
+  fprintf (to, "Usage: mor COMMAND [OPTIONS]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (to, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (to, "\n`mor COMMAND --help` describes a command's options.\n");
+  return to == stdout ? 0 : 2;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    return usage (stderr);
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "help") == 0)
+    return usage (stdout);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "mor: unknown command “%s”\n\n", argv[1]);
+  return usage (stderr);
+}

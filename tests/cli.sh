@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Tests of the `mor` command (model/cli/): each subcommand on a tiny random
+# model, and the errors a user sees. Usage: cli.sh PATH-TO-MOR
+set -u
+mor=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+failures=0
+pass=0
+
+check () {  # check NAME COMMAND... : the command must succeed
+  local name=$1; shift
+  if "$@" >"$dir/out" 2>"$dir/err"; then pass=$((pass + 1)); echo "ok - $name"
+  else failures=$((failures + 1)); echo "not ok - $name"; sed 's/^/# /' "$dir/err" "$dir/out"; fi
+}
+refuse () {  # refuse NAME STATUS PATTERN COMMAND... : must exit STATUS and print PATTERN on stderr
+  local name=$1 status=$2 pattern=$3; shift 3
+  "$@" >"$dir/out" 2>"$dir/err"; local rc=$?
+  if [ "$rc" -eq "$status" ] && grep -q -- "$pattern" "$dir/err"; then pass=$((pass + 1)); echo "ok - $name"
+  else failures=$((failures + 1)); echo "not ok - $name (exit $rc)"; sed 's/^/# /' "$dir/err"; fi
+}
+
+check "mkmodel tiny q8_0" "$mor" mkmodel --kind thinker --preset tiny --type q8_0 --seed 3 -o "$dir/tiny.gguf"
+check "info lists keys and tensors" "$mor" info "$dir/tiny.gguf"
+"$mor" info "$dir/tiny.gguf" > "$dir/info"
+check "info shows the architecture" grep -q 'general.architecture .*qwen2vl' "$dir/info"
+check "info shows the q8_0 weights" grep -q 'blk.1.ffn_down.weight *q8_0 *\[512, 256\]' "$dir/info"
+check "generate streams text" "$mor" generate --model "$dir/tiny.gguf" --prompt "what is the answer" -n 12 --greedy --dump "$dir/dump"
+check "generate --dump writes ids" test -s "$dir/dump/ids.npy"
+check "generate --dump writes hidden states" test -s "$dir/dump/hidden.npy"
+check "generate --chat samples with a seed" "$mor" generate --model "$dir/tiny.gguf" --chat --prompt "hello" -n 8 --seed 5 --temperature 0.9 --top-k 20
+"$mor" generate --model "$dir/tiny.gguf" --chat --prompt "hello" -n 8 --seed 5 --temperature 0.9 > "$dir/a" 2>&1
+"$mor" generate --model "$dir/tiny.gguf" --chat --prompt "hello" -n 8 --seed 5 --temperature 0.9 > "$dir/b" 2>&1
+check "the same seed gives the same text" cmp "$dir/a" "$dir/b"
+check "logits of token ids" "$mor" logits --model "$dir/tiny.gguf" --tokens 1,2,3,300 -o "$dir/l.npy"
+# 4 rows of the 308-token vocabulary, float32, after numpy's 128-byte header.
+check "logits are [4, vocab] float32" test "$(stat -c %s "$dir/l.npy")" -eq $((128 + 4 * 308 * 4))
+check "logits of a prompt" "$mor" logits --model "$dir/tiny.gguf" --prompt "<|im_start|>user" -o "$dir/p.npy"
+
+echo "not a model" > "$dir/bad.gguf"
+refuse "info refuses a non-GGUF file" 1 "not a GGUF file" "$mor" info "$dir/bad.gguf"
+refuse "info names a missing file" 1 "missing.gguf" "$mor" info "$dir/missing.gguf"
+refuse "generate needs --model" 1 "model" "$mor" generate --prompt hi
+refuse "logits refuses an id outside the vocabulary" 1 "outside the vocabulary" "$mor" logits --model "$dir/tiny.gguf" --tokens 5000 -o "$dir/x.npy"
+refuse "mkmodel names unknown presets" 2 "unknown --preset" "$mor" mkmodel --preset huge -o "$dir/x.gguf"
+refuse "mkmodel refuses K-quants of odd rows" 1 "multiple" "$mor" mkmodel --preset qwen2.5-0.5b --type q4_K -o "$dir/x.gguf"
+refuse "unknown commands" 2 "unknown command" "$mor" frobnicate
+
+echo "$pass passed, $failures failed"
+[ "$failures" -eq 0 ]
