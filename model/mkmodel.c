@@ -69,8 +69,8 @@ rng_normal (Rng *r, float *out, gsize n, float mean, float std)
 
 /* A [rows, cols] tensor of @type filled with N(mean, std²) values. */
 static gboolean
-add_random (MorGgufWriter *w, Rng *rng, const char *name, MorType type, guint32 rows, guint32 cols,
-            float mean, float std, GError **error)
+add_random_muted (MorGgufWriter *w, Rng *rng, const char *name, MorType type, guint32 rows, guint32 cols,
+                  float mean, float std, guint32 mute_from, guint32 mute_to, GError **error)
 {
   guint64 row_bytes = mor_type_row_bytes (type, cols);
   if (row_bytes == 0) {
@@ -83,6 +83,8 @@ add_random (MorGgufWriter *w, Rng *rng, const char *name, MorType type, guint32 
   g_autofree float *row = g_new (float, cols);
   for (guint32 r = 0; r < rows; r++) {
     rng_normal (rng, row, cols, mean, std);
+    if (r >= mute_from && r < mute_to)
+      memset (row, 0, cols * sizeof (float));
     mor_quantize_row (type, row, data + (gsize) r * row_bytes, cols);
   }
   guint64 ne[2] = { cols, rows };
@@ -91,15 +93,27 @@ add_random (MorGgufWriter *w, Rng *rng, const char *name, MorType type, guint32 
   return TRUE;
 }
 
+static gboolean
+add_random (MorGgufWriter *w, Rng *rng, const char *name, MorType type, guint32 rows, guint32 cols,
+            float mean, float std, GError **error)
+{
+  return add_random_muted (w, rng, name, type, rows, cols, mean, std, 0, 0, error);
+}
+
+static const char *const specials[] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>",
+                                        "<|audio_bos|>", "<|audio_eos|>" };
+static const char *const interleave_specials[] = { "<|response_end|>", "<|reasoning_end|>", "<|response_pad|>",
+                                                    "<|reasoning_pad|>" };
+
 /* The tiny vocabulary: the 256 byte symbols, merges spelling a few words, and
- * Qwen's special tokens; padded with unused rows up to @n_vocab if larger. */
+ * Qwen's special tokens (then, with @interleave, the four control tokens);
+ * padded with unused rows up to @n_vocab if larger. @specials_at (optional)
+ * gets the id of the first special token. */
 static guint32
-add_vocabulary (MorGgufWriter *w, guint32 n_vocab)
+add_vocabulary (MorGgufWriter *w, guint32 n_vocab, gboolean interleave, guint32 *specials_at)
 {
   static const char *const words[] = { "the", "and", "is", "what", "plus", "minus", "times",
                                         "equals", "okay", "let", "me", "think", "answer" };
-  static const char *const specials[] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>",
-                                          "<|audio_bos|>", "<|audio_eos|>" };
   g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) merges = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GArray) types = g_array_new (FALSE, FALSE, sizeof (gint32));
@@ -131,6 +145,12 @@ add_vocabulary (MorGgufWriter *w, guint32 n_vocab)
     g_ptr_array_add (tokens, g_strdup (specials[i]));
     g_array_append_val (types, control);
   }
+  for (guint i = 0; interleave && i < G_N_ELEMENTS (interleave_specials); i++) {
+    g_ptr_array_add (tokens, g_strdup (interleave_specials[i]));
+    g_array_append_val (types, control);
+  }
+  if (specials_at)
+    *specials_at = first_special;
   while (tokens->len < n_vocab) {
     g_ptr_array_add (tokens, g_strdup_printf ("<|unused_%u|>", tokens->len));
     g_array_append_val (types, unused);
@@ -154,18 +174,30 @@ static guint32
 tiny_vocab_size (void)
 {
   g_autoptr (MorGgufWriter) w = mor_gguf_writer_new ();
-  return add_vocabulary (w, 0);
+  return add_vocabulary (w, 0, FALSE, NULL);
 }
 
 MorGgufWriter *
 mor_mkmodel_thinker (const MorThinkerShape *c, MorType type, guint64 seed, GError **error)
 {
+  return mor_mkmodel_thinker_full (c, type, seed, NULL, error);
+}
+
+MorGgufWriter *
+mor_mkmodel_thinker_full (const MorThinkerShape *c, MorType type, guint64 seed,
+                          const MorMkmodelThinkerOptions *options, GError **error)
+{
   g_return_val_if_fail (c != NULL, NULL);
+  MorMkmodelThinkerOptions o = { 0 };
+  if (options)
+    o = *options;
+  gboolean interleave = o.response_tokens + o.reasoning_tokens > 0;
   g_autoptr (MorGgufWriter) w = mor_gguf_writer_new ();
   const char *arch = c->architecture;
   guint32 head_dim = c->hidden_size / c->num_attention_heads;
   guint32 q_dim = c->num_attention_heads * head_dim, kv_dim = c->num_key_value_heads * head_dim;
-  guint32 vocab = c->vocab_size ? c->vocab_size : tiny_vocab_size ();
+  guint32 vocab = c->vocab_size ? c->vocab_size
+                                : tiny_vocab_size () + (interleave ? G_N_ELEMENTS (interleave_specials) : 0);
   Rng rng = { seed * 0x9E3779B97F4A7C15ULL + 1 };
 
 #define KEY(suffix) g_strdup_printf ("%s.%s", arch, suffix)
@@ -192,7 +224,21 @@ mor_mkmodel_thinker (const MorThinkerShape *c, MorType type, guint64 seed, GErro
     gint32 sections[4] = { t, h, half - t - h, 0 };
     mor_gguf_writer_add_array (w, k_sec, MOR_GGUF_VALUE_INT32, sections, 4);
   }
-  add_vocabulary (w, vocab);
+  guint32 first_special, n_tokens = add_vocabulary (w, vocab, interleave, &first_special);
+  if (interleave) {
+    mor_gguf_writer_add_u32 (w, "mor.interleave.response_tokens", o.response_tokens);
+    mor_gguf_writer_add_u32 (w, "mor.interleave.reasoning_tokens", o.reasoning_tokens);
+    static const char *const keys[] = { "response_end", "reasoning_end", "response_pad", "reasoning_pad" };
+    guint32 at = first_special + G_N_ELEMENTS (specials);
+    for (guint i = 0; i < G_N_ELEMENTS (keys); i++) {
+      g_autofree char *k = g_strdup_printf ("mor.interleave.%s", keys[i]);
+      g_autofree char *k_id = g_strdup_printf ("mor.interleave.%s_id", keys[i]);
+      mor_gguf_writer_add_string (w, k, interleave_specials[i]);
+      mor_gguf_writer_add_u32 (w, k_id, at + i);
+    }
+  }
+  /* The CONTROL tokens are the rows first_special .. (unused rows after them are muted too). */
+  guint32 mute_from = o.mute_control ? first_special : 0, mute_to = o.mute_control ? n_tokens : 0;
 
   /* Weights ~ N(0, 0.02²) like Qwen2's initializer_range; norms near 1. */
   const float std = 0.02f;
@@ -223,7 +269,149 @@ mor_mkmodel_thinker (const MorThinkerShape *c, MorType type, guint64 seed, GErro
   if (!add_random (w, &rng, "output_norm.weight", MOR_TYPE_F32, 1, c->hidden_size, 1.0f, 0.1f, error))
     return NULL;
   if (!c->tie_word_embeddings &&
-      !add_random (w, &rng, "output.weight", type, vocab, c->hidden_size, 0, std, error))
+      !add_random_muted (w, &rng, "output.weight", type, vocab, c->hidden_size, 0, std, mute_from, mute_to,
+                         error))
+    return NULL;
+  return g_steal_pointer (&w);
+}
+
+/* ---- audio encoder ---- */
+
+static const MorEncoderShape encoder_shapes[] = {
+  /* Small and structurally faithful: the real front end (128 mels) and chunking,
+   * 4 heads of 16, projecting to the tiny thinker's 256. */
+  { "tiny", 128, 64, 2, 4, 256, 256, 1500, 100 },
+  { "qwen2.5-omni-3b", 128, 1280, 32, 20, 5120, 2048, 1500, 100 },
+  { "qwen2.5-omni-7b", 128, 1280, 32, 20, 5120, 3584, 1500, 100 },
+};
+
+const MorEncoderShape *
+mor_mkmodel_encoder_shape (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (encoder_shapes); i++)
+    if (g_strcmp0 (encoder_shapes[i].name, name) == 0)
+      return &encoder_shapes[i];
+  return NULL;
+}
+
+const char *const *
+mor_mkmodel_encoder_shapes (void)
+{
+  static const char *names[G_N_ELEMENTS (encoder_shapes) + 1];
+  for (guint i = 0; i < G_N_ELEMENTS (encoder_shapes); i++)
+    names[i] = encoder_shapes[i].name;
+  return names;
+}
+
+/* A tensor of shape @ne (ggml order, ne[0] contiguous) of @type with N(mean, std²) values. */
+static gboolean
+add_random_shaped (MorGgufWriter *w, Rng *rng, const char *name, MorType type, guint32 n_dims,
+                   const guint64 *ne, float mean, float std, GError **error)
+{
+  guint64 rows = 1;
+  for (guint32 i = 1; i < n_dims; i++)
+    rows *= ne[i];
+  guint64 row_bytes = mor_type_row_bytes (type, ne[0]);
+  if (row_bytes == 0) {
+    g_set_error (error, MOR_GGUF_ERROR, MOR_GGUF_ERROR_TYPE,
+                 "Tensor %s has rows of %" G_GUINT64_FORMAT " elements, not a multiple of %s's block of %u",
+                 name, ne[0], mor_type_name (type), mor_type_block_size (type));
+    return FALSE;
+  }
+  guint8 *data = g_malloc ((gsize) (row_bytes * rows));
+  g_autofree float *row = g_new (float, ne[0]);
+  for (guint64 r = 0; r < rows; r++) {
+    rng_normal (rng, row, ne[0], mean, std);
+    mor_quantize_row (type, row, data + r * row_bytes, ne[0]);
+  }
+  g_autoptr (GBytes) bytes = g_bytes_new_take (data, (gsize) (row_bytes * rows));
+  mor_gguf_writer_add_tensor_bytes (w, name, type, n_dims, ne, bytes);
+  return TRUE;
+}
+
+/* SinusoidsPositionEmbedding(length, channels): row t = [sin(t·inv), cos(t·inv)],
+ * inv_i = exp(−i·ln(10000) / (channels/2 − 1)), with float32 arguments as
+ * torch computes them (the converter's table, bit for bit). */
+static void
+encoder_sinusoids (float *table, guint32 length, guint32 channels)
+{
+  guint32 half = channels / 2;
+  float inc = (float) (log (10000.0) / (half - 1));
+  for (guint32 t = 0; t < length; t++)
+    for (guint32 i = 0; i < half; i++) {
+      float inv = (float) exp ((double) (-inc * (float) i));
+      double arg = (double) ((float) t * inv);
+      table[(gsize) t * channels + i] = (float) sin (arg);
+      table[(gsize) t * channels + half + i] = (float) cos (arg);
+    }
+}
+
+MorGgufWriter *
+mor_mkmodel_encoder (const MorEncoderShape *c, MorType type, guint64 seed, GError **error)
+{
+  g_return_val_if_fail (c != NULL && c->d_model % 2 == 0, NULL);
+  g_autoptr (MorGgufWriter) w = mor_gguf_writer_new ();
+  guint32 d = c->d_model, ff = c->encoder_ffn_dim;
+  Rng rng = { seed * 0x9E3779B97F4A7C15ULL + 2 };
+
+  mor_gguf_writer_add_string (w, "general.architecture", "clip");
+  mor_gguf_writer_add_string (w, "general.type", "mmproj");
+  g_autofree char *name = g_strdup_printf ("mor random %s encoder (%s)", c->name, mor_type_name (type));
+  mor_gguf_writer_add_string (w, "general.name", name);
+  mor_gguf_writer_add_bool (w, "clip.has_audio_encoder", TRUE);
+  mor_gguf_writer_add_u32 (w, "clip.audio.projection_dim", c->output_dim);
+  mor_gguf_writer_add_u32 (w, "clip.audio.embedding_length", d);
+  mor_gguf_writer_add_u32 (w, "clip.audio.feed_forward_length", ff);
+  mor_gguf_writer_add_u32 (w, "clip.audio.block_count", c->encoder_layers);
+  mor_gguf_writer_add_u32 (w, "clip.audio.attention.head_count", c->encoder_attention_heads);
+  mor_gguf_writer_add_string (w, "clip.projector_type", "qwen2.5o");
+  mor_gguf_writer_add_u32 (w, "clip.audio.num_mel_bins", c->num_mel_bins);
+  mor_gguf_writer_add_f32 (w, "clip.audio.attention.layer_norm_epsilon", 1e-5f);
+  mor_gguf_writer_add_u32 (w, "mor.encoder.n_window", c->n_window);
+
+  /* Weights ~ N(0, 0.02²), norm weights near 1, biases ~ N(0, 0.1²). */
+  const float std = 0.02f;
+  guint64 conv1[3] = { 3, c->num_mel_bins, d }, conv2[3] = { 3, d, d }, bias[2] = { 1, d };
+  if (!add_random_shaped (w, &rng, "a.conv1d.1.weight", MOR_TYPE_F16, 3, conv1, 0, std, error) ||
+      !add_random_shaped (w, &rng, "a.conv1d.1.bias", MOR_TYPE_F32, 2, bias, 0, 0.1f, error) ||
+      !add_random_shaped (w, &rng, "a.conv1d.2.weight", MOR_TYPE_F16, 3, conv2, 0, std, error) ||
+      !add_random_shaped (w, &rng, "a.conv1d.2.bias", MOR_TYPE_F32, 2, bias, 0, 0.1f, error))
+    return NULL;
+  gsize n_pos = (gsize) c->max_source_positions * d;
+  float *table = g_new (float, n_pos);
+  encoder_sinusoids (table, c->max_source_positions, d);
+  guint64 pos_ne[2] = { d, c->max_source_positions };
+  g_autoptr (GBytes) pos = g_bytes_new_take (table, n_pos * 4);
+  mor_gguf_writer_add_tensor_bytes (w, "a.position_embd.weight", MOR_TYPE_F32, 2, pos_ne, pos);
+  for (guint32 l = 0; l < c->encoder_layers; l++) {
+    struct { const char *name; guint32 rows, cols; gboolean vector; float mean; } t[] = {
+      { "ln1.weight", 1, d, TRUE, 1.0f },
+      { "ln1.bias", 1, d, TRUE, 0 },
+      { "attn_q.weight", d, d, FALSE, 0 },
+      { "attn_q.bias", 1, d, TRUE, 0 },
+      { "attn_k.weight", d, d, FALSE, 0 },
+      { "attn_v.weight", d, d, FALSE, 0 },
+      { "attn_v.bias", 1, d, TRUE, 0 },
+      { "attn_out.weight", d, d, FALSE, 0 },
+      { "attn_out.bias", 1, d, TRUE, 0 },
+      { "ln2.weight", 1, d, TRUE, 1.0f },
+      { "ln2.bias", 1, d, TRUE, 0 },
+      { "ffn_up.weight", ff, d, FALSE, 0 },
+      { "ffn_up.bias", 1, ff, TRUE, 0 },
+      { "ffn_down.weight", d, ff, FALSE, 0 },
+      { "ffn_down.bias", 1, d, TRUE, 0 },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (t); i++) {
+      g_autofree char *tname = g_strdup_printf ("a.blk.%u.%s", l, t[i].name);
+      if (!add_random (w, &rng, tname, t[i].vector ? MOR_TYPE_F32 : type, t[i].rows, t[i].cols, t[i].mean,
+                       t[i].vector ? 0.1f : std, error))
+        return NULL;
+    }
+  }
+  if (!add_random (w, &rng, "a.post_ln.weight", MOR_TYPE_F32, 1, d, 1.0f, 0.1f, error) ||
+      !add_random (w, &rng, "a.post_ln.bias", MOR_TYPE_F32, 1, d, 0, 0.1f, error) ||
+      !add_random (w, &rng, "mm.a.fc.weight", type, c->output_dim, d, 0, std, error) ||
+      !add_random (w, &rng, "mm.a.fc.bias", MOR_TYPE_F32, 1, c->output_dim, 0, 0.1f, error))
     return NULL;
   return g_steal_pointer (&w);
 }

@@ -32,4 +32,42 @@ const char *const *mor_mkmodel_thinker_shapes (void);
 MorGgufWriter *mor_mkmodel_thinker (const MorThinkerShape *shape, MorType type, guint64 seed,
                                     GError **error);
 
+/* Extras of a test thinker (docs/interleave.md). */
+typedef struct {
+  /* p:q > 0:0 adds the thinking-in-speaking control tokens <|response_end|>,
+   * <|reasoning_end|>, <|response_pad|>, <|reasoning_pad|> (CONTROL, after
+   * Qwen's) and the mor.interleave.* keys naming them with this ratio. */
+  guint32 response_tokens, reasoning_tokens;
+  /* Zero the output-head rows of every CONTROL token: their logit is then
+   * exactly 0 while the others are random, so greedy decoding or top-k < ~vocab/2
+   * never picks one and an answer runs until max-tokens (untied head only). */
+  gboolean mute_control;
+} MorMkmodelThinkerOptions;
+
+/* As mor_mkmodel_thinker(), with @options (NULL: none). */
+MorGgufWriter *mor_mkmodel_thinker_full (const MorThinkerShape *shape, MorType type, guint64 seed,
+                                         const MorMkmodelThinkerOptions *options, GError **error);
+
+/* An audio encoder's shape: Qwen2_5OmniAudioEncoderConfig hyper-parameters. */
+typedef struct {
+  const char *name;             /* "tiny", "qwen2.5-omni-3b", "qwen2.5-omni-7b" */
+  guint32 num_mel_bins, d_model, encoder_layers, encoder_attention_heads, encoder_ffn_dim;
+  guint32 output_dim;           /* the thinker's hidden_size */
+  guint32 max_source_positions, n_window;
+} MorEncoderShape;
+
+/* The encoder shape named @name, or NULL. */
+const MorEncoderShape *mor_mkmodel_encoder_shape (const char *name);
+/* The names of all encoder shapes, NULL-terminated. */
+const char *const *mor_mkmodel_encoder_shapes (void);
+
+/* An audio encoder GGUF in llama.cpp's mmproj layout, as the converter writes
+ * it (docs/model-format.md): clip.* keys with projector qwen2.5o and
+ * mor.encoder.n_window; conv weights F16, conv biases [C, 1], the sinusoid
+ * position table F32, other 2-D weights of @type, vectors F32; drawn from
+ * @seed. Fails with MOR_GGUF_ERROR_TYPE when a row length is not a multiple
+ * of @type's block size.
+ * Returns: (transfer full): a writer ready to write, or NULL. */
+MorGgufWriter *mor_mkmodel_encoder (const MorEncoderShape *shape, MorType type, guint64 seed, GError **error);
+
 G_END_DECLS

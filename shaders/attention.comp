@@ -4,6 +4,9 @@
 #ifdef USE_SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
+#ifdef USE_INT64
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#endif
 // Scaled dot-product attention with grouped KV heads, fp32, online softmax:
 //   out[t, h, :] = Σ_{j visible from t} softmax_j(scale · q[t, h]·k[j, kvh]) · v[j, kvh]
 //   kvh = h / G, G = n_heads / n_kv_heads (HF repeat_kv; torch
@@ -41,39 +44,50 @@
 // Grid: one workgroup per (query t, KV head, split), flat over x, y. The
 // visible range of t is cut into n_splits chunks that workgroups take in
 // parallel (decode: one query, a long cache); attention_reduce merges them.
-// Inside a workgroup, lane groups of LANES invocations (USE_SUBGROUP: one
-// subgroup, LANES = its size; otherwise single invocations) take batches of
-// KB keys in turn; the lanes of a group split HEAD_DIM, hold q and the output
-// accumulators of the G query heads in registers, and add their partial dot
-// products with subgroupAdd. Each K and V element is read once per workgroup,
-// and nothing in the key loop touches shared memory (on a CPU device every
-// buffer or shared access costs a scalar load per lane). The groups' running
-// (max, sum, Σ p·v) merge through shared memory at the end.
+// A workgroup is one lane group of BLOCK_SIZE invocations (USE_SUBGROUP: one
+// subgroup, so BLOCK_SIZE must be the subgroup size). Its lanes split
+// HEAD_DIM in vec4s, hold q and the output accumulators of the G query heads
+// that share the KV head in registers, and take the keys in batches of KB:
+// partial dot products are summed over the lanes (subgroupAdd, or through
+// shared memory), an online softmax rescales once per batch, and each K and
+// V element is read once per workgroup. On a CPU device (lavapipe) every
+// buffer load and subgroup reduction costs a scalar loop over the lanes, so
+// loads are vec4 (f16: two 32-bit words) and nothing else in the key loop
+// touches memory; the loops have constant trip counts and are unrolled so
+// that the arrays stay in registers.
 
-layout(constant_id = 0) const uint BLOCK_SIZE = 8;   // a multiple of LANES
+layout(constant_id = 0) const uint BLOCK_SIZE = 8;   // lanes (USE_SUBGROUP: the subgroup size)
 layout(constant_id = 1) const uint G = 1;            // query heads per KV head
 layout(constant_id = 2) const uint HEAD_DIM = 64;    // a multiple of 4
-layout(constant_id = 3) const uint LANES = 1;        // invocations per lane group
-layout(constant_id = 4) const uint KB = 8;           // keys per batch
+layout(constant_id = 3) const uint KB = 8;           // keys per batch
 layout(local_size_x_id = 0) in;
 
 const uint D4 = HEAD_DIM / 4;
-const uint VPL = (D4 + LANES - 1) / LANES;           // vec4s per lane: dims 4·(lane + i·LANES) + 0..3
-const uint NGROUPS = BLOCK_SIZE / LANES;
+const uint VPL = (D4 + BLOCK_SIZE - 1) / BLOCK_SIZE; // vec4s per lane: dims 4·(lane + i·BLOCK_SIZE) + 0..3
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
-#ifdef KV_F16
-// Four halves as two 32-bit words: one load per word, unpacked in registers.
+// K and V are read four dims (one vec4) at a time. The narrower the loaded
+// components, the more a CPU device pays (one scalar load and one stall per
+// component and lane): USE_INT64 loads 64-bit words (two f32 or four f16).
+#if defined(KV_F16) && defined(USE_INT64)
+layout(std430, binding = 1) readonly buffer K { uint64_t k[]; };
+layout(std430, binding = 2) readonly buffer V { uint64_t v[]; };
+vec4 unpack4(uint64_t w) { uvec2 u = unpackUint2x32(w); return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)); }
+#elif defined(KV_F16)
 layout(std430, binding = 1) readonly buffer K { uvec2 k[]; };
 layout(std430, binding = 2) readonly buffer V { uvec2 v[]; };
-vec4 load_k(uint i) { uvec2 w = k[i]; return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
-vec4 load_v(uint i) { uvec2 w = v[i]; return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+vec4 unpack4(uvec2 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)); }
+#elif defined(USE_INT64)
+layout(std430, binding = 1) readonly buffer K { u64vec2 k[]; };
+layout(std430, binding = 2) readonly buffer V { u64vec2 v[]; };
+vec4 unpack4(u64vec2 w) { return uintBitsToFloat(uvec4(unpackUint2x32(w.x), unpackUint2x32(w.y))); }
 #else
 layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
-vec4 load_k(uint i) { return k[i]; }
-vec4 load_v(uint i) { return v[i]; }
+vec4 unpack4(vec4 w) { return w; }
 #endif
+vec4 load_k(uint i) { return unpack4(k[i]); }
+vec4 load_v(uint i) { return unpack4(v[i]); }
 layout(std430, binding = 3) readonly buffer Pos { uint pos[]; };
 layout(std430, binding = 4) writeonly buffer Out { float out_[]; };
 
@@ -92,16 +106,29 @@ layout(push_constant) uniform Push {
 
 const float LOWEST = -3.402823466e38;  // running max start: exp(LOWEST − m) = 0, never NaN
 
-shared float grp_max[NGROUPS * G];
-shared float grp_sum[NGROUPS * G];
-shared float merged[G * HEAD_DIM];
+#ifndef USE_SUBGROUP
+shared float red[G * BLOCK_SIZE];
+#endif
 
-float lane_sum(float x)
+// sums[h] = Σ over the lanes of part[h], in every lane. Called in uniform
+// control flow (one lane group per workgroup).
+void lane_sums(float part[G], out float sums[G])
 {
 #ifdef USE_SUBGROUP
-    return LANES > 1 ? subgroupAdd(x) : x;
+    [[unroll]] for (uint h = 0; h < G; h++)
+        sums[h] = subgroupAdd(part[h]);
 #else
-    return x;
+    uint lane = gl_LocalInvocationIndex;
+    [[unroll]] for (uint h = 0; h < G; h++)
+        red[h * BLOCK_SIZE + lane] = part[h];
+    barrier();
+    [[unroll]] for (uint h = 0; h < G; h++) {
+        float x = 0.0;
+        for (uint i = 0; i < BLOCK_SIZE; i++)
+            x += red[h * BLOCK_SIZE + i];
+        sums[h] = x;
+    }
+    barrier();
 #endif
 }
 
@@ -113,13 +140,7 @@ void main()
     uint split = wg % p.n_splits;
     uint kvh = (wg / p.n_splits) % p.n_kv_heads;
     uint t = wg / (p.n_splits * p.n_kv_heads);
-    uint tid = gl_LocalInvocationIndex;
-#ifdef USE_SUBGROUP
-    uint lane = LANES > 1 ? gl_SubgroupInvocationID : 0;
-    uint grp = LANES > 1 ? gl_SubgroupID : tid;
-#else
-    uint lane = 0, grp = tid;
-#endif
+    uint lane = gl_LocalInvocationIndex;
 
     // Visible keys [lo, hi) of this query (see the contract above).
     uint qp = (p.causal != 0 ? pos[0] : 0) + t;
@@ -129,9 +150,8 @@ void main()
     uint hi = (p.look_ahead >= n_blocks || b + p.look_ahead + 1 >= n_blocks)
             ? p.n_kv : (b + p.look_ahead + 1) * p.block_size;
     lo = min(lo, hi);
-    // This workgroup's chunk of it, in whole rounds of NGROUPS·KB keys.
-    const uint ROUND = NGROUPS * KB;
-    uint chunk = ((hi - lo + p.n_splits - 1) / p.n_splits + ROUND - 1) / ROUND * ROUND;
+    // This workgroup's chunk of it, in whole batches.
+    uint chunk = ((hi - lo + p.n_splits - 1) / p.n_splits + KB - 1) / KB * KB;
     uint c0 = min(hi, lo + split * chunk);
     uint c1 = min(hi, c0 + chunk);
 
@@ -141,7 +161,7 @@ void main()
     uint q_base = (t * p.n_heads + kvh * G) * D4;
     [[unroll]] for (uint h = 0; h < G; h++) {
         [[unroll]] for (uint i = 0; i < VPL; i++) {
-            uint c = lane + i * LANES;
+            uint c = lane + i * BLOCK_SIZE;
             qr[h * VPL + i] = c < D4 ? q[q_base + h * D4 + c] * p.scale : vec4(0.0);
             acc[h * VPL + i] = vec4(0.0);
         }
@@ -153,7 +173,7 @@ void main()
     // arrays stay in registers: keys past c1 in the last batch re-read key
     // c1 − 1 and get score LOWEST, hence p = 0.
     uint row4 = p.n_kv_heads * D4;
-    for (uint base = c0 + grp * KB; base < c1; base += ROUND) {
+    for (uint base = c0; base < c1; base += KB) {
         float s[KB * G];
         [[unroll]] for (uint kk = 0; kk < KB; kk++) {
             uint row = min(base + kk, c1 - 1) * row4 + kvh * D4;
@@ -161,13 +181,15 @@ void main()
             [[unroll]] for (uint h = 0; h < G; h++)
                 part[h] = 0.0;
             [[unroll]] for (uint i = 0; i < VPL; i++) {
-                uint c = lane + i * LANES;
-                vec4 kc = (D4 % LANES == 0 || c < D4) ? load_k(row + c) : vec4(0.0);
+                uint c = lane + i * BLOCK_SIZE;
+                vec4 kc = (D4 % BLOCK_SIZE == 0 || c < D4) ? load_k(row + c) : vec4(0.0);
                 [[unroll]] for (uint h = 0; h < G; h++)
                     part[h] += dot(qr[h * VPL + i], kc);
             }
+            float sums[G];
+            lane_sums(part, sums);
             [[unroll]] for (uint h = 0; h < G; h++)
-                s[kk * G + h] = base + kk < c1 ? lane_sum(part[h]) : LOWEST;
+                s[kk * G + h] = base + kk < c1 ? sums[h] : LOWEST;
         }
         // Online softmax over the batch: rescale once, then p = exp(s − m).
         [[unroll]] for (uint h = 0; h < G; h++) {
@@ -188,63 +210,39 @@ void main()
         [[unroll]] for (uint kk = 0; kk < KB; kk++) {
             uint row = min(base + kk, c1 - 1) * row4 + kvh * D4;
             [[unroll]] for (uint i = 0; i < VPL; i++) {
-                uint c = lane + i * LANES;
-                vec4 vc = (D4 % LANES == 0 || c < D4) ? load_v(row + c) : vec4(0.0);
+                uint c = lane + i * BLOCK_SIZE;
+                vec4 vc = (D4 % BLOCK_SIZE == 0 || c < D4) ? load_v(row + c) : vec4(0.0);
                 [[unroll]] for (uint h = 0; h < G; h++)
                     acc[h * VPL + i] += s[kk * G + h] * vc;
             }
         }
     }
 
-    // Merge the groups: M = max of the group maxima (groups with keys),
-    // L = Σ l·exp(m − M), out = Σ acc·exp(m − M), one group at a time.
-    if (lane == 0)
-        for (uint h = 0; h < G; h++) {
-            grp_max[grp * G + h] = m[h];
-            grp_sum[grp * G + h] = l[h];
-        }
-    barrier();
-    float big_m[G], big_l[G];
-    for (uint h = 0; h < G; h++) {
-        float mm = LOWEST;
-        for (uint g = 0; g < NGROUPS; g++)
-            if (grp_sum[g * G + h] > 0.0)
-                mm = max(mm, grp_max[g * G + h]);
-        float ll = 0.0;
-        for (uint g = 0; g < NGROUPS; g++)
-            if (grp_sum[g * G + h] > 0.0)
-                ll += grp_sum[g * G + h] * exp(grp_max[g * G + h] - mm);
-        big_m[h] = mm;
-        big_l[h] = ll;
-    }
-    for (uint g = 0; g < NGROUPS; g++) {
-        if (grp == g)
-            for (uint h = 0; h < G; h++) {
-                float w = l[h] > 0.0 ? exp(m[h] - big_m[h]) : 0.0;
-                for (uint i = 0; i < VPL; i++) {
-                    uint c = lane + i * LANES;
-                    if (c < D4)
-                        for (uint e = 0; e < 4; e++) {
-                            uint at = h * HEAD_DIM + 4 * c + e;
-                            merged[at] = (g == 0 ? 0.0 : merged[at]) + acc[h * VPL + i][e] * w;
-                        }
-                }
-            }
-        barrier();
-    }
-
-    for (uint o = tid; o < G * HEAD_DIM; o += BLOCK_SIZE) {
-        uint h = o / HEAD_DIM, d = o % HEAD_DIM;
+    [[unroll]] for (uint h = 0; h < G; h++) {
         uint head = kvh * G + h;
-        if (p.n_splits == 1) {
-            out_[(t * p.n_heads + head) * HEAD_DIM + d] = big_l[h] > 0.0 ? merged[o] / big_l[h] : 0.0;
-        } else {
-            uint part = (t * p.n_heads + head) * p.n_splits + split;
-            out_[part * HEAD_DIM + d] = merged[o];
-            if (d == 0) {
-                uint ml = p.n_q * p.n_heads * p.n_splits * HEAD_DIM + 2 * part;
-                out_[ml] = big_m[h];
-                out_[ml + 1] = big_l[h];
+        [[unroll]] for (uint i = 0; i < VPL; i++) {
+            uint c = lane + i * BLOCK_SIZE;
+            if (c >= D4)
+                continue;
+            if (p.n_splits == 1) {
+                vec4 r = l[h] > 0.0 ? acc[h * VPL + i] / l[h] : vec4(0.0);
+                uint at = (t * p.n_heads + head) * HEAD_DIM + 4 * c;
+                out_[at] = r.x;
+                out_[at + 1] = r.y;
+                out_[at + 2] = r.z;
+                out_[at + 3] = r.w;
+            } else {
+                uint part = (t * p.n_heads + head) * p.n_splits + split;
+                uint at = part * HEAD_DIM + 4 * c;
+                out_[at] = acc[h * VPL + i].x;
+                out_[at + 1] = acc[h * VPL + i].y;
+                out_[at + 2] = acc[h * VPL + i].z;
+                out_[at + 3] = acc[h * VPL + i].w;
+                if (c == 0) {
+                    uint ml = p.n_q * p.n_heads * p.n_splits * HEAD_DIM + 2 * part;
+                    out_[ml] = m[h];
+                    out_[ml + 1] = l[h];
+                }
             }
         }
     }

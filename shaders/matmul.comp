@@ -22,19 +22,21 @@
 //    (rows strided by BM / TM, columns by BN / TN).
 //    Grid: (⌈M / BM⌉, ⌈N / BN⌉).
 //  - USE_SUBGROUP, for CPU devices (lavapipe): no shared memory. On llvmpipe
-//    a subgroup is one SIMD vector and every buffer or shared-memory load
-//    costs a scalar insert per lane and component (of any width up to 64
-//    bits), while arithmetic and subgroupShuffleXor are vector instructions.
-//    So each lane loads distinct values only, 64 bits at a time where the
-//    layout allows, and the subgroup shares them by shuffles: lane l holds w
-//    rows l + SG·i (i < TM) and x columns l + SG·j (j < TN) for 4 values of K;
-//    shuffling the x values by lane ^ s (s < SG) gives it every column of the
-//    subgroup's SG·TM × SG·TN tile. A workgroup stacks WG_SIZE / SG subgroups
-//    along M. Grid: (⌈M / (WG_SIZE·TM)⌉, ⌈N / (SG·TN)⌉).
+//    a subgroup is one SIMD vector; every buffer or shared-memory load costs
+//    a scalar insert per lane and component (of any width up to 64 bits),
+//    while arithmetic and subgroupShuffleXor are vector instructions. So
+//    each lane loads distinct values only, 64 bits at a time (matmul.glsl),
+//    and the subgroup shares them by shuffles: lane l holds w rows l + SG·i
+//    (i < TM) and x columns l + SG·j (j < TN) for 4 values of K; shuffling
+//    the x values by lane ^ s (s < SG) gives it every column of the
+//    subgroup's SG·TM × SG·TN tile. Quant scales are loaded once per group of
+//    GROUP_K values. A workgroup stacks WG_SIZE / SG subgroups along M.
+//    Grid: (⌈M / (WG_SIZE·TM)⌉, ⌈N / (SG·TN)⌉).
 // Edges: rows and columns past M, N are clamped on load and skipped on store.
 // K is a multiple of the block size for block types; the shared-memory
 // variant takes any K (elements past K read as 0), the subgroup variant
-// needs K % 4 == 0 and w, x views that start 8-byte aligned.
+// needs K % 4 == 0, w and x views that start 8-byte aligned, and a w view
+// whose size is a multiple of 8 bytes.
 
 layout(constant_id = 0) const uint WG_SIZE = 256;
 layout(local_size_x_id = 0) in;

@@ -1,6 +1,16 @@
-// Loads for matmul.comp: 4 consecutive values along K of one w row or x row,
-// and the bias. Include after types.glsl and the X, Bias bindings and push
-// constants p (K, M, m0, has_bias).
+// Loads for matmul.comp: the bias, and 4 consecutive values along K of one w
+// row or x row as each variant reads them. Include after types.glsl, the X
+// and Bias bindings and the push constants p (M, K, m0, has_bias).
+
+// bias[m0 + m], or 0 without a bias (m may be past M: clamped, unused).
+float row_bias(uint m)
+{
+    return p.has_bias != 0 ? bias[p.m0 + min(m, p.M - 1)] : 0.0;
+}
+
+#ifndef USE_SUBGROUP
+// Shared-memory variant: types.glsl's dequant4, element by element at the
+// end of a row whose K is not a multiple of 4.
 
 // w[row, k..k+3] (row_elem = row·K) as f32; elements at k ≥ K read as 0. For
 // block types K is a multiple of the block size, so the 4 are all in or all out.
@@ -29,13 +39,7 @@ vec4 x4_checked(uint row_elem, uint k)
     return v;
 }
 
-// bias[m0 + m], or 0 without a bias (m may be past M: clamped, unused).
-float row_bias(uint m)
-{
-    return p.has_bias != 0 ? bias[p.m0 + min(m, p.M - 1)] : 0.0;
-}
-
-#ifdef USE_SUBGROUP
+#else
 // Weight loads for the subgroup variant (see matmul.comp). On llvmpipe a load
 // costs the same per lane for 16, 32 or 64 bits, so they go 64 bits at a time
 // where the layout allows: f16/bf16 weights 4 values a load, f32 weights and

@@ -276,7 +276,7 @@ void main()
     uint r0 = flat_group_id() * NUM_ROWS;
     if (r0 >= p.n_rows)
         return;
-    uint tid = gl_LocalInvocationIndex;
+    uint tid = gl_LocalInvocationIndex, rows_here = min(NUM_ROWS, p.n_rows - r0);
     for (uint a = 0; a < NUM_ROWS * NUM_VECS; a++)
         acc[a] = 0.0;
 
@@ -285,10 +285,10 @@ void main()
         for (uint v = 0; v < NUM_VECS; v++)
             [[unroll]] for (uint q = 0; q < GROUP_K / 4; q++)
                 XG(v, q) = x4[(v * p.n_cols + g * GROUP_K) / 4 + q];
-        for (uint i = 0; i < NUM_ROWS; i++) {
-            // rows past the end (last workgroup) read the last row; never written
-            uint r = min(r0 + i, p.n_rows - 1);
-            load_group(r * p.row_bytes + g * GROUP_BYTES);
+        // a loop of unknown length: NIR would unroll a constant one, multiplying
+        // the code by NUM_ROWS (llvmpipe then takes seconds to compile it)
+        for (uint i = 0; i < rows_here; i++) {
+            load_group((r0 + i) * p.row_bytes + g * GROUP_BYTES);
             dot_group();
             for (uint v = 0; v < NUM_VECS; v++)
                 acc[i * NUM_VECS + v] += part[v];

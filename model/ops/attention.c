@@ -33,16 +33,16 @@ G_STATIC_ASSERT (sizeof (AttentionReducePush) == 12);
 static const MorVkPipelineDesc attention_f32 = {
   "attention_f32", mor_spv_attention_f32, &mor_spv_attention_f32_size, 5, 1u << 4, sizeof (AttentionPush)
 };
-static const MorVkPipelineDesc attention_f32_subgroup = {
-  "attention_f32_subgroup", mor_spv_attention_f32_subgroup, &mor_spv_attention_f32_subgroup_size, 5, 1u << 4,
-  sizeof (AttentionPush)
+static const MorVkPipelineDesc attention_f32_subgroup_int64 = {
+  "attention_f32_subgroup_int64", mor_spv_attention_f32_subgroup_int64, &mor_spv_attention_f32_subgroup_int64_size,
+  5, 1u << 4, sizeof (AttentionPush)
 };
 static const MorVkPipelineDesc attention_f16 = {
   "attention_f16", mor_spv_attention_f16, &mor_spv_attention_f16_size, 5, 1u << 4, sizeof (AttentionPush)
 };
-static const MorVkPipelineDesc attention_f16_subgroup = {
-  "attention_f16_subgroup", mor_spv_attention_f16_subgroup, &mor_spv_attention_f16_subgroup_size, 5, 1u << 4,
-  sizeof (AttentionPush)
+static const MorVkPipelineDesc attention_f16_subgroup_int64 = {
+  "attention_f16_subgroup_int64", mor_spv_attention_f16_subgroup_int64, &mor_spv_attention_f16_subgroup_int64_size,
+  5, 1u << 4, sizeof (AttentionPush)
 };
 static const MorVkPipelineDesc attention_reduce_f32 = {
   "attention_reduce_f32", mor_spv_attention_reduce_f32, &mor_spv_attention_reduce_f32_size, 2, 1u << 1,
@@ -50,13 +50,15 @@ static const MorVkPipelineDesc attention_reduce_f32 = {
 };
 
 /* How many chunks a query's visible keys are cut into, so that enough
- * workgroups run at once: a CPU device runs one per thread, a GPU needs
- * hundreds. Prefill has enough (query, KV head) pairs without splitting. */
+ * workgroups run at once: a CPU device (lavapipe: one thread per core) runs
+ * one per thread, a GPU needs hundreds. Prefill has enough (query, KV head)
+ * pairs without splitting, and so has decode with as many KV heads as
+ * threads, which then skips the second pass. */
 static guint32
 n_splits_for (MorVkDevice *dev, guint32 n_q, guint32 n_kv_heads)
 {
   const MorVkDeviceInfo *info = mor_vk_device_get_info (dev);
-  guint64 want = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 4 : 256;
+  guint64 want = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? g_get_num_processors () : 256;
   guint64 groups = (guint64) n_q * n_kv_heads;
   return groups >= want ? 1 : (guint32) MIN (MAX_SPLITS, (want + groups - 1) / groups);
 }
@@ -69,29 +71,24 @@ mor_op_attention_scratch_size (MorVkDevice *dev, guint32 n_q, guint32 n_heads, g
   return n_splits > 1 ? (guint64) n_q * n_heads * n_splits * (head_dim + 2) * 4 : 0;
 }
 
-/* The workgroup shape (spec constants 0, 3, 4 of attention.comp). A CPU
- * device runs a workgroup on one thread, SIMD across invocations, and pays a
- * scalar loop over lanes for every buffer load and subgroup reduction: there
- * each invocation takes its own keys (lane groups of 1) in a workgroup of
- * SIMD width. A GPU splits head_dim over the lanes of a subgroup (the
- * shader's gl_SubgroupID then relies on LANES being the subgroup size), or,
- * without subgroup arithmetic, falls back to lane groups of 1. */
-typedef struct {
-  guint32 block_size, lanes, keys_per_batch;
-} Shape;
-
-static Shape
-shape_for (const MorVkDeviceInfo *info)
+/* The fast variant sums over lanes with subgroupAdd and loads 64-bit words;
+ * the portable one sums through shared memory and loads 32-bit words. */
+static gboolean
+use_fast (const MorVkDeviceInfo *info)
 {
-  guint32 simd = MAX (info->subgroup_size, 1);
-  if (info->type == VK_PHYSICAL_DEVICE_TYPE_CPU) {
-    Shape cpu = { simd, 1, 8 };
-    return cpu;
-  }
-  Shape gpu = { MAX (simd, 128), info->subgroup_arithmetic ? simd : 1, 4 };
-  if (!info->subgroup_arithmetic)
-    gpu.block_size = 32;
-  return gpu;
+  return info->subgroup_arithmetic && info->shader_int64;
+}
+
+/* Spec constants 0 and 3 of attention.comp: lanes per workgroup (fast:
+ * exactly one subgroup, whose size the shader relies on) and keys per batch.
+ * A CPU device runs a workgroup on one thread with SIMD across lanes: one
+ * SIMD width, longer batches. */
+static void
+shape_for (const MorVkDeviceInfo *info, guint32 *lanes, guint32 *keys_per_batch)
+{
+  gboolean cpu = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  *lanes = use_fast (info) || cpu ? MAX (info->subgroup_size, 1) : 32;
+  *keys_per_batch = cpu ? 8 : 4;
 }
 
 /* Checks what the caller could not have known (binding and shared-memory
@@ -101,9 +98,9 @@ record (MorVkStream *s, gboolean f16, MorVkView q, MorVkView k, MorVkView v, Mor
         guint64 kv_bytes, guint32 head_dim, const AttentionPush *pc)
 {
   const MorVkDeviceInfo *info = mor_vk_device_get_info (mor_vk_stream_get_device (s));
-  Shape sh = shape_for (info);
-  guint32 g = pc->n_heads / pc->n_kv_heads;
-  guint64 shared = 2ull * (sh.block_size / sh.lanes) * g * 4 + (guint64) g * head_dim * 4;
+  guint32 lanes, kb, g = pc->n_heads / pc->n_kv_heads;
+  shape_for (info, &lanes, &kb);
+  guint64 shared = use_fast (info) ? 0 : (guint64) g * lanes * 4;
   guint64 q_bytes = (guint64) pc->n_q * pc->n_heads * head_dim * 4;
   if (kv_bytes > info->max_storage_range || q_bytes > info->max_storage_range ||
       out.size > info->max_storage_range || shared > info->max_shared_memory) {
@@ -115,9 +112,9 @@ record (MorVkStream *s, gboolean f16, MorVkView q, MorVkView k, MorVkView v, Mor
         info->name, info->max_storage_range, info->max_shared_memory));
     return FALSE;
   }
-  const MorVkPipelineDesc *desc = info->subgroup_arithmetic
-      ? (f16 ? &attention_f16_subgroup : &attention_f32_subgroup) : (f16 ? &attention_f16 : &attention_f32);
-  guint32 spec[] = { sh.block_size, g, head_dim, sh.lanes, sh.keys_per_batch };
+  const MorVkPipelineDesc *desc = use_fast (info) ? (f16 ? &attention_f16_subgroup_int64 : &attention_f32_subgroup_int64)
+                                                  : (f16 ? &attention_f16 : &attention_f32);
+  guint32 spec[] = { lanes, g, head_dim, kb };
   guint32 gx, gy;
   mor_vk_grid (mor_vk_stream_get_device (s), (guint64) pc->n_q * pc->n_kv_heads * pc->n_splits, 1, &gx, &gy);
   MorVkView b[] = { mor_vk_view_sub (q, 0, q_bytes), mor_vk_view_sub (k, 0, kv_bytes),
@@ -132,7 +129,8 @@ mor_op_attention_cached (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, 
                          guint32 n_kv_heads, guint32 head_dim, float scale, MorType kv_type)
 {
   g_return_if_fail (kv_type == MOR_TYPE_F32 || kv_type == MOR_TYPE_F16);
-  g_return_if_fail (n_q > 0 && max_ctx > 0 && n_kv_heads > 0 && head_dim > 0 && n_heads % n_kv_heads == 0);
+  g_return_if_fail (n_q > 0 && max_ctx > 0 && n_kv_heads > 0 && head_dim > 0 && head_dim % 4 == 0 &&
+                    n_heads % n_kv_heads == 0);
   guint64 kv_bytes = (guint64) max_ctx * n_kv_heads * head_dim * (kv_type == MOR_TYPE_F16 ? 2 : 4);
   guint64 out_bytes = (guint64) n_q * n_heads * head_dim * 4;
   g_return_if_fail (q.size >= out_bytes && out.size >= out_bytes && k.size >= kv_bytes && v.size >= kv_bytes);
@@ -159,7 +157,8 @@ mor_op_attention (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, MorVkVi
                   guint32 n_kv, guint32 n_heads, guint32 n_kv_heads, guint32 head_dim, float scale,
                   guint32 block_size, guint32 look_back, guint32 look_ahead)
 {
-  g_return_if_fail (n_q > 0 && n_kv > 0 && n_kv_heads > 0 && head_dim > 0 && n_heads % n_kv_heads == 0);
+  g_return_if_fail (n_q > 0 && n_kv > 0 && n_kv_heads > 0 && head_dim > 0 && head_dim % 4 == 0 &&
+                    n_heads % n_kv_heads == 0);
   guint64 kv_bytes = (guint64) n_kv * n_kv_heads * head_dim * 4;
   guint64 out_bytes = (guint64) n_q * n_heads * head_dim * 4;
   g_return_if_fail (q.size >= out_bytes && out.size >= out_bytes && k.size >= kv_bytes && v.size >= kv_bytes);

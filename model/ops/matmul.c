@@ -3,7 +3,6 @@
  * reference. */
 #include "ops.h"
 
-#include <string.h>
 #include "mor-spv.h"
 
 typedef struct {
@@ -67,16 +66,15 @@ matmul_plan (const MorVkDeviceInfo *info, MorType type, guint32 N, gboolean wide
    * subgroup shuffles wherever it has arithmetic.) */
   if (info->type == VK_PHYSICAL_DEVICE_TYPE_CPU && info->subgroup_arithmetic && info->shader_int64 &&
       sg >= 4 && sg <= 32 && (sg & (sg - 1)) == 0 && wide) {
-    guint32 tm = 8, tn = 32 / sg;
-    while (tn > 1 && (tn / 2) * sg >= N)    /* few tokens: narrower tiles */
-      tn /= 2;
+    guint32 tm = 8, tn = N <= sg ? 1 : 32 / sg;    /* at most one subgroup of tokens: narrow tiles */
     guint32 wg = 4 * sg;
     *plan = (MatmulPlan) { &descs[1], { wg, sg, tm, tn }, 4, wg * tm, sg * tn, TRUE };
     return;
   }
-  /* Shared-memory tiles of 64 × 64, BK 16, narrower for few tokens or where
-   * a workgroup holds fewer invocations; 8 × 8 register tiles on a CPU, where
-   * every shared load costs a scalar one per lane, 4 × 4 elsewhere. */
+  /* Shared-memory tiles of 64 × 64, BK 16 (8 KiB of the 16 KiB every device
+   * has), narrower for few tokens or where a workgroup holds fewer
+   * invocations; 8 × 8 register tiles on a CPU, where every shared load costs
+   * a scalar insert per lane, 4 × 4 elsewhere. */
   gboolean cpu = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
   guint32 tm = cpu ? 8 : 4, tn = cpu ? 8 : 4, bm = 64, bn = 64;
   while (bn > tn && (bn / 2 >= N || (bm / tm) * (bn / tn) > info->max_workgroup_invocations))

@@ -15,7 +15,7 @@ static const MorType types[] = {
  * shapes have 8× the columns (2048 stays). */
 static const struct { guint32 rows, cols, n_vecs; gboolean bias; } shapes[] = {
   { 1, 32, 1, FALSE }, { 3, 64, 1, TRUE }, { 37, 96, 3, TRUE }, { 129, 352, 1, FALSE },
-  { 13, 512, 8, TRUE }, { 1000, 2048, 1, TRUE }, { 7, 2048, 2, FALSE },
+  { 13, 512, 8, TRUE }, { 1000, 2048, 1, TRUE }, { 7, 2048, 8, FALSE },
 };
 
 /* Quantizes @n_rows × @n_cols random values in [-1, 1) to @type; W's buffer

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the mor elements share: one-time setup, the device context, events, meta. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstmorelement.h"
+
+GST_DEBUG_CATEGORY (gst_mor_debug);
+#define GST_CAT_DEFAULT gst_mor_debug
+
+static gboolean token_meta_transform (GstBuffer *dest, GstCustomMeta *meta, GstBuffer *src, GQuark type,
+                                      gpointer data, gpointer user_data);
+
+void
+gst_mor_element_init (GstPlugin *plugin)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_mor_debug, "mor", 0, "mor plugin: device context, events, meta");
+    gst_meta_register_custom (GST_MOR_TOKEN_META, NULL, token_meta_transform, NULL, NULL);
+    g_type_ensure (GST_TYPE_MOR_VK_DEVICE);
+    g_once_init_leave (&done, 1);
+  }
+}
+
+/* ---- the device context ---- */
+
+GType
+gst_mor_vk_device_get_type (void)
+{
+  static gsize type = 0;
+  if (g_once_init_enter (&type)) {
+    GType t = g_boxed_type_register_static ("GstMorVkDevice", (GBoxedCopyFunc) mor_vk_device_ref,
+                                            (GBoxedFreeFunc) mor_vk_device_unref);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static MorVkDevice *
+device_from_context (GstContext *context)
+{
+  MorVkDevice *dev = NULL;
+  if (g_strcmp0 (gst_context_get_context_type (context), GST_MOR_VK_DEVICE_CONTEXT) != 0)
+    return NULL;
+  const GstStructure *s = gst_context_get_structure (context);
+  if (!gst_structure_get (s, "device", GST_TYPE_MOR_VK_DEVICE, &dev, NULL))
+    return NULL;
+  return dev;
+}
+
+static GstContext *
+context_new (MorVkDevice *dev)
+{
+  GstContext *context = gst_context_new (GST_MOR_VK_DEVICE_CONTEXT, TRUE);
+  GstStructure *s = gst_context_writable_structure (context);
+  gst_structure_set (s, "device", GST_TYPE_MOR_VK_DEVICE, dev, "name", G_TYPE_STRING,
+                     mor_vk_device_get_info (dev)->name, NULL);
+  return context;
+}
+
+void
+gst_mor_element_set_context (GstElement *element, GstContext *context, MorVkDevice **dev)
+{
+  MorVkDevice *d = device_from_context (context);
+  if (!d)
+    return;
+  GST_OBJECT_LOCK (element);
+  if (*dev == NULL) {
+    *dev = d;
+    d = NULL;
+    GST_DEBUG_OBJECT (element, "device “%s” from a context", mor_vk_device_get_info (*dev)->name);
+  }
+  GST_OBJECT_UNLOCK (element);
+  if (d)
+    mor_vk_device_unref (d);
+}
+
+gboolean
+gst_mor_element_handle_context_query (GstElement *element, GstQuery *query, MorVkDevice *dev)
+{
+  const char *type;
+  if (!dev || !gst_query_parse_context_type (query, &type) || g_strcmp0 (type, GST_MOR_VK_DEVICE_CONTEXT) != 0)
+    return FALSE;
+  GstContext *context = context_new (dev);
+  gst_query_set_context (query, context);
+  gst_context_unref (context);
+  return TRUE;
+}
+
+static gboolean
+query_peer (const GValue *item, GValue *ret, gpointer user_data)
+{
+  GstPad *pad = g_value_get_object (item);
+  GstQuery *query = user_data;
+  if (gst_pad_peer_query (pad, query)) {
+    g_value_set_boolean (ret, TRUE);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Asks the neighbours on one side for a context; TRUE and *@dev set if one answered. */
+static gboolean
+ask_neighbours (GstElement *element, GstPadDirection dir, MorVkDevice **dev)
+{
+  GstQuery *query = gst_query_new_context (GST_MOR_VK_DEVICE_CONTEXT);
+  GstIterator *it = dir == GST_PAD_SRC ? gst_element_iterate_src_pads (element)
+                                       : gst_element_iterate_sink_pads (element);
+  GValue res = G_VALUE_INIT;
+  g_value_init (&res, G_TYPE_BOOLEAN);
+  g_value_set_boolean (&res, FALSE);
+  while (gst_iterator_fold (it, query_peer, &res, query) == GST_ITERATOR_RESYNC)
+    gst_iterator_resync (it);
+  gst_iterator_free (it);
+  GstContext *context = NULL;
+  if (g_value_get_boolean (&res)) {
+    gst_query_parse_context (query, &context);
+    if (context)
+      gst_mor_element_set_context (element, context, dev);
+  }
+  gst_query_unref (query);
+  return *dev != NULL;
+}
+
+gboolean
+gst_mor_element_ensure_device (GstElement *element, const char *selector, MorVkDevice **dev, GError **error)
+{
+  g_return_val_if_fail (dev != NULL, FALSE);
+  gboolean have;
+  GST_OBJECT_LOCK (element);
+  have = *dev != NULL;
+  GST_OBJECT_UNLOCK (element);
+  gboolean chosen = selector && *selector;
+  if (have && !chosen)
+    return TRUE;
+  if (!chosen) {
+    if (ask_neighbours (element, GST_PAD_SRC, dev) || ask_neighbours (element, GST_PAD_SINK, dev))
+      return TRUE;
+    /* The application may answer from a sync bus handler with gst_element_set_context(). */
+    gst_element_post_message (element, gst_message_new_need_context (GST_OBJECT (element),
+                                                                     GST_MOR_VK_DEVICE_CONTEXT));
+    GST_OBJECT_LOCK (element);
+    have = *dev != NULL;
+    GST_OBJECT_UNLOCK (element);
+    if (have)
+      return TRUE;
+  }
+  MorVkDevice *d = mor_vk_device_open (selector, error);
+  if (!d)
+    return FALSE;
+  GST_OBJECT_LOCK (element);
+  MorVkDevice *old = *dev;
+  *dev = d;
+  GST_OBJECT_UNLOCK (element);
+  if (old)
+    mor_vk_device_unref (old);
+  GST_INFO_OBJECT (element, "opened device “%s”", mor_vk_device_get_info (d)->name);
+  GstContext *context = context_new (d);
+  gst_element_set_context (element, context);
+  gst_element_post_message (element, gst_message_new_have_context (GST_OBJECT (element), context));
+  return TRUE;
+}
+
+/* ---- custom events ---- */
+
+static const char *const event_names[] = {
+  NULL, "mor/utterance-start", "mor/utterance-end", "mor/interrupt", "mor/answer-end",
+};
+
+const char *
+gst_mor_event_type_name (GstMorEventType type)
+{
+  return (guint) type < G_N_ELEMENTS (event_names) ? event_names[type] : NULL;
+}
+
+GstEvent *
+gst_mor_event_new (GstMorEventType type, GstStructure *fields)
+{
+  g_return_val_if_fail (type > GST_MOR_EVENT_NONE && type < G_N_ELEMENTS (event_names), NULL);
+  GstStructure *s;
+  if (fields) {
+    s = fields;
+    gst_structure_set_name (s, event_names[type]);
+  } else {
+    s = gst_structure_new_empty (event_names[type]);
+  }
+  return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM, s);
+}
+
+GstMorEventType
+gst_mor_event_get_mor_type (GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM)
+    return GST_MOR_EVENT_NONE;
+  const GstStructure *s = gst_event_get_structure (event);
+  for (guint i = 1; s && i < G_N_ELEMENTS (event_names); i++)
+    if (gst_structure_has_name (s, event_names[i]))
+      return (GstMorEventType) i;
+  return GST_MOR_EVENT_NONE;
+}
+
+/* ---- the token meta ---- */
+
+static gboolean
+copy_field (GQuark field, const GValue *value, gpointer user_data)
+{
+  gst_structure_id_set_value (user_data, field, value);
+  return TRUE;
+}
+
+/* Copies the meta along with the buffer (the data it describes is unchanged);
+ * other transforms (a cut, a conversion) would make the token list wrong. */
+static gboolean
+token_meta_transform (GstBuffer *dest, GstCustomMeta *meta, GstBuffer *src, GQuark type, gpointer data,
+                      gpointer user_data)
+{
+  if (!GST_META_TRANSFORM_IS_COPY (type))
+    return FALSE;
+  GstMetaTransformCopy *copy = data;
+  if (copy->region)
+    return FALSE;
+  GstStructure *to = gst_mor_buffer_add_token_meta (dest);
+  gst_structure_foreach (gst_custom_meta_get_structure (meta), copy_field, to);
+  return TRUE;
+}
+
+GstStructure *
+gst_mor_buffer_add_token_meta (GstBuffer *buffer)
+{
+  GstCustomMeta *meta = gst_buffer_add_custom_meta (buffer, GST_MOR_TOKEN_META);
+  g_return_val_if_fail (meta != NULL, NULL);
+  return gst_custom_meta_get_structure (meta);
+}
+
+const GstStructure *
+gst_mor_buffer_get_token_meta (GstBuffer *buffer)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buffer, GST_MOR_TOKEN_META);
+  return meta ? gst_custom_meta_get_structure (meta) : NULL;
+}
