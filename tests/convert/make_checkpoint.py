@@ -373,14 +373,18 @@ class _TorchPickler(pickle.Pickler):
 
 
 def torch_zip(path, pickle_bytes, storages, prefix="archive"):
-    """A torch.save zip: PREFIX/data.pkl, PREFIX/byteorder, PREFIX/data/KEY, PREFIX/version."""
+    """A torch.save zip: PREFIX/data.pkl, PREFIX/byteorder, PREFIX/data/KEY, PREFIX/version.
+    Entries carry a fixed date so the file is the same bytes on every run."""
+    def put(z, name, data):
+        z.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), data)
+
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(f"{prefix}/data.pkl", pickle_bytes)
-        z.writestr(f"{prefix}/byteorder", "little")
+        put(z, f"{prefix}/data.pkl", pickle_bytes)
+        put(z, f"{prefix}/byteorder", "little")
         for key, data in storages.items():
-            z.writestr(f"{prefix}/data/{key}", data)
-        z.writestr(f"{prefix}/version", "3\n")
-        z.writestr(f"{prefix}/.data/serialization_id", "0123456789")
+            put(z, f"{prefix}/data/{key}", data)
+        put(z, f"{prefix}/version", "3\n")
+        put(z, f"{prefix}/.data/serialization_id", "0123456789")
 
 
 def speakers():

@@ -55,9 +55,8 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, **kw)
-    return r
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
 
 
 class Thinker(unittest.TestCase):
@@ -68,6 +67,14 @@ class Thinker(unittest.TestCase):
         if not TOOL:
             raise unittest.SkipTest("MOR_THINKER_GOLDEN is not set (run through meson test)")
         cls.tmp = tempfile.mkdtemp(prefix="mor-golden-")
+        try:
+            cls.prepare()
+        except BaseException:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def prepare(cls):
         cls.ckpt = os.path.join(cls.tmp, "ckpt")
         r = run([sys.executable, MAKE, cls.ckpt])
         assert r.returncode == 0, f"make_checkpoint.py failed: {r.stderr}"
@@ -80,7 +87,6 @@ class Thinker(unittest.TestCase):
         r = run([TOOL, os.path.join(cls.tmp, "gguf", "thinker.gguf"), os.path.join(GOLDEN, "ids.npy"),
                  str(len(cls.gold["greedy"])), cls.out, os.path.join(GOLDEN, "prompt.txt")])
         if r.returncode == 77:
-            shutil.rmtree(cls.tmp)
             print(r.stderr.strip(), file=sys.stderr)
             sys.exit(77)
         assert r.returncode == 0, f"thinker-golden failed ({r.returncode}): {r.stderr}"
