@@ -14,7 +14,29 @@ static const struct {
   { "mkmodel", mor_cli_mkmodel, "write a model with random weights in the real layout" },
   { "generate", mor_cli_generate, "stream text from the thinker" },
   { "logits", mor_cli_logits, "logits of every position as .npy" },
+  { "bench", mor_cli_bench, "measure speed: `mor bench thinker`" },
 };
+
+/* `mor bench WHAT`: the benchmarks, each against a roofline measured in the same run. */
+static const struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+} benches[] = {
+  { "thinker", mor_cli_bench_thinker },
+};
+
+int
+mor_cli_bench (int argc, char **argv)
+{
+  for (guint i = 0; argc >= 2 && i < G_N_ELEMENTS (benches); i++)
+    if (strcmp (argv[1], benches[i].name) == 0)
+      return benches[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "Usage: mor bench WHAT [OPTIONS], WHAT one of:");
+  for (guint i = 0; i < G_N_ELEMENTS (benches); i++)
+    fprintf (stderr, " %s", benches[i].name);
+  fprintf (stderr, "\n");
+  return 2;
+}
 
 static int
 usage (FILE *to)
