@@ -18,7 +18,8 @@ gst_mor_element_init (GstPlugin *plugin)
   static gsize done = 0;
   if (g_once_init_enter (&done)) {
     GST_DEBUG_CATEGORY_INIT (gst_mor_debug, "mor", 0, "mor plugin: device context, events, meta");
-    gst_meta_register_custom (GST_MOR_TOKEN_META, NULL, token_meta_transform, NULL, NULL);
+    static const gchar *tags[] = { NULL };
+    gst_meta_register_custom (GST_MOR_TOKEN_META, tags, token_meta_transform, NULL, NULL);
     g_type_ensure (GST_TYPE_MOR_VK_DEVICE);
     g_once_init_leave (&done, 1);
   }

@@ -683,6 +683,7 @@ stop (GstMorThinker *self)
   g_clear_pointer (&self->gguf, mor_gguf_unref);
   g_clear_pointer (&self->dev, mor_vk_device_unref);
   g_clear_pointer (&self->prefix_system, g_free);
+  self->dim = 0;
   for (guint i = 0; i < N_STREAMS; i++)
     g_clear_pointer (&self->out[i].decoder, mor_tokenizer_stream_free);
 }
@@ -901,35 +902,52 @@ push_text (GstMorThinker *self, guint stream, const char *text, gsize len, GstCl
   return combine (self, o, gst_pad_push (o->pad, buf));
 }
 
-/* Sends what the text mode has complete after a token (or everything, at @end). */
+/* Sends the pending tokens' text (cumulative: the whole text so far) as one buffer. */
 static GstFlowReturn
-emit_text (GstMorThinker *self, guint stream, GstMorThinkerTextMode mode, gboolean end, GstClockTime pts,
-           GstClockTime duration)
+flush_pending (GstMorThinker *self, guint stream, GstMorThinkerTextMode mode, GstClockTime pts,
+               GstClockTime duration)
 {
   Out *o = &self->out[stream];
-  if (o->ids->len == 0)
+  if (o->ids->len == 0 || o->text->len == 0)
     return GST_FLOW_OK;
-  if (mode == GST_MOR_THINKER_TEXT_CUMULATIVE)
-    return o->text->len ? push_text (self, stream, o->text->str, o->text->len, pts, duration) : GST_FLOW_OK;
-  gsize cut = 0;
-  if (end || mode == GST_MOR_THINKER_TEXT_TOKEN) {
-    cut = o->text->len;
-  } else if (mode == GST_MOR_THINKER_TEXT_LINE) {
-    const char *nl = strrchr (o->text->str, '\n');
-    cut = nl ? (gsize) (nl - o->text->str) + 1 : 0;
-  } else {
-    /* A word ends before a space that follows something else; the tokens so far
-     * belong to it, the space starts the next word. */
-    for (gsize i = o->text->len; i > 1; i--)
-      if (g_ascii_isspace (o->text->str[i - 1]) && !g_ascii_isspace (o->text->str[i - 2])) {
-        cut = i - 1;
-        break;
-      }
-  }
-  if (cut == 0)
-    return GST_FLOW_OK;
-  GstFlowReturn ret = push_text (self, stream, o->text->str, cut, pts, duration);
-  g_string_erase (o->text, 0, cut);
+  GstFlowReturn ret = push_text (self, stream, o->text->str, o->text->len, pts, duration);
+  if (mode != GST_MOR_THINKER_TEXT_CUMULATIVE)
+    g_string_truncate (o->text, 0);
+  return ret;
+}
+
+static gboolean
+has_non_space (const GString *s)
+{
+  for (gsize i = 0; i < s->len; i++)
+    if (!g_ascii_isspace (s->str[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* Adds a token of @piece to the stream's text and sends what its text mode has
+ * complete: a token (once its characters are whole), the word that a piece
+ * starting with a space ends, a line, or the whole text so far. */
+static GstFlowReturn
+add_token_text (GstMorThinker *self, guint stream, GstMorThinkerTextMode mode, const MorInterleaveToken *tk,
+                const GString *piece, GstClockTime pts, GstClockTime duration)
+{
+  Out *o = &self->out[stream];
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (mode == GST_MOR_THINKER_TEXT_WORD && piece->len && g_ascii_isspace (piece->str[0]) && has_non_space (o->text))
+    ret = flush_pending (self, stream, mode, pts, duration);
+  gint id = tk->id;
+  g_array_append_val (o->ids, id);
+  g_array_append_val (o->cycles, tk->slot.cycle);
+  g_array_append_val (o->slots, tk->slot.slot);
+  g_array_append_val (o->logprobs, tk->logprob);
+  g_string_append_len (o->text, piece->str, piece->len);
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_NOT_LINKED)
+    return ret;
+  if ((mode == GST_MOR_THINKER_TEXT_TOKEN || mode == GST_MOR_THINKER_TEXT_CUMULATIVE) && piece->len)
+    ret = flush_pending (self, stream, mode, pts, duration);
+  else if (mode == GST_MOR_THINKER_TEXT_LINE && memchr (piece->str, '\n', piece->len))
+    ret = flush_pending (self, stream, mode, pts, duration);
   return ret;
 }
 
@@ -973,7 +991,7 @@ static void
 prompt_failed (GstMorThinker *self, GError *error)
 {
   if (g_error_matches (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONTEXT))
-    GST_ELEMENT_WARNING (self, STREAM, TOO_LAZY, ("The utterance does not fit the context; it is dropped "
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("The utterance does not fit the context; it is dropped "
                          "(raise context-size)"), ("%s", error->message));
   else
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("The thinker failed on the prompt"), ("%s", error->message));
@@ -1082,18 +1100,13 @@ answer_config (GstMorThinker *self, MorInterleaveConfig *c, MorSamplerParams *sp
   *sp = (MorSamplerParams) { self->temperature, self->top_k, self->top_p, self->repetition_penalty, 0, self->seed };
   *mode = self->text_mode;
   *barge_in = self->barge_in;
-  g_autofree char *control[N_CONTROL];
-  for (guint i = 0; i < N_CONTROL; i++)
-    control[i] = g_strdup (self->control[i]);
-  GST_OBJECT_UNLOCK (self);
   gint32 *ids[N_CONTROL] = { &c->response_end_id, &c->reasoning_end_id, &c->response_pad_id, &c->reasoning_pad_id };
-  for (guint i = 0; i < N_CONTROL; i++) {
-    if (control[i] && *control[i] && (*ids[i] = mor_interleave_token_id (self->tok, control[i], error)) < 0)
-      return FALSE;
-  }
-  for (guint i = 0; i < N_CONTROL; i++)
-    g_free (control[i]);
-  return mor_interleave_config_resolve (c, self->vocab, error);
+  gboolean ok = TRUE;
+  for (guint i = 0; ok && i < N_CONTROL; i++)
+    if (self->control[i] && *self->control[i])
+      ok = (*ids[i] = mor_interleave_token_id (self->tok, self->control[i], error)) >= 0;
+  GST_OBJECT_UNLOCK (self);
+  return ok && mor_interleave_config_resolve (c, self->vocab, error);
 }
 
 static void
@@ -1115,8 +1128,8 @@ answer (GstMorThinker *self)
     return;
   }
   if (!answer_config (self, &c, &sp, &mode, &barge_in, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot run the %s schedule: %s",
-                       mor_interleave_schedule_name (self->schedule), error->message), (NULL));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot answer with these settings: %s", error->message),
+                       (NULL));
     return;
   }
   GstQuery *q = gst_query_new_latency ();
@@ -1130,7 +1143,8 @@ answer (GstMorThinker *self)
   g_autoptr (MorSampler) sampler = mor_sampler_new (self->vocab, &sp);
   guint32 n_prompt = self->p_ids->len;
   g_autoptr (MorInterleave) il = mor_interleave_new (&c, (const gint32 *) self->p_ids->data, n_prompt);
-  GstClockTime t = MAX (self->timeline, live_now (self, live) == GST_CLOCK_TIME_NONE ? 0 : live_now (self, live));
+  GstClockTime now = live_now (self, live);
+  GstClockTime t = GST_CLOCK_TIME_IS_VALID (now) ? MAX (self->timeline, now) : self->timeline;
   fill_gaps (self, t);
   GstFlowReturn ret = GST_FLOW_OK;
   for (guint i = 0; i < N_STREAMS; i++) {
@@ -1170,7 +1184,7 @@ answer (GstMorThinker *self)
       reason = "error";
       break;
     }
-    GstClockTime now = live_now (self, live);
+    now = live_now (self, live);
     if (tk.slot.step > 0)
       step_t += STEP_DURATION;
     if (GST_CLOCK_TIME_IS_VALID (now))
@@ -1193,13 +1207,7 @@ answer (GstMorThinker *self)
       o->position = MAX (o->position, step_t + dur);
       ret = combine (self, o, gst_pad_push (o->pad, buf));
     } else {
-      gint id = tk.id;
-      g_array_append_val (o->ids, id);
-      g_array_append_val (o->cycles, tk.slot.cycle);
-      g_array_append_val (o->slots, tk.slot.slot);
-      g_array_append_val (o->logprobs, tk.logprob);
-      g_string_append_len (o->text, piece->str, piece->len);
-      ret = emit_text (self, tk.slot.stream, mode, FALSE, step_t, dur);
+      ret = add_token_text (self, tk.slot.stream, mode, &tk, piece, step_t, dur);
     }
     o->count++;
   }
@@ -1223,7 +1231,7 @@ answer (GstMorThinker *self)
     mor_tokenizer_stream_flush (o->decoder, piece);
     g_string_append_len (o->text, piece->str, piece->len);
     if (!o->tokens && !reason)
-      emit_text (self, i, mode, TRUE, step_t - STEP_DURATION, STEP_DURATION);
+      flush_pending (self, i, mode, step_t - STEP_DURATION, STEP_DURATION);
   }
   fill_gaps (self, step_t);
   gboolean interrupted = reason && strcmp (reason, "interrupted") == 0;
@@ -1240,13 +1248,10 @@ static void
 post_answer (GstMorThinker *self, MorInterleave *il, const char *reason, guint32 n_prompt, double first_ms,
              double tps, const MorInterleaveConfig *c)
 {
-  guint32 resp = mor_interleave_count (il, MOR_INTERLEAVE_RESPONSE, FALSE);
-  guint32 reas = mor_interleave_count (il, MOR_INTERLEAVE_REASONING, FALSE);
+  /* Tokens sent on (sampled, not end tokens), and forced pads. */
+  guint32 resp = self->out[MOR_INTERLEAVE_RESPONSE].count, reas = self->out[MOR_INTERLEAVE_REASONING].count;
   guint32 pads = mor_interleave_count (il, MOR_INTERLEAVE_RESPONSE, TRUE) +
                  mor_interleave_count (il, MOR_INTERLEAVE_REASONING, TRUE);
-  /* Counts of tokens sent on: sampled tokens other than the end tokens. */
-  resp = self->out[0].count;
-  reas = self->out[1].count;
   GST_OBJECT_LOCK (self);
   self->st_answers++;
   self->st_interrupted += reason && strcmp (reason, "interrupted") == 0;
@@ -1286,8 +1291,10 @@ handle_event (GstMorThinker *self, GstEvent *event)
       gst_segment_copy_into (seg, &self->segment);
     else
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
+    GstEvent *out = gst_event_new_segment (&self->segment);
+    gst_event_set_seqnum (out, gst_event_get_seqnum (event));
     gst_event_unref (event);
-    push_event_all (self, gst_event_new_segment (&self->segment));
+    push_event_all (self, out);
     for (guint i = 0; i < N_STREAMS; i++)
       self->out[i].position = self->segment.start;
     self->timeline = self->segment.start;
@@ -1472,7 +1479,7 @@ gst_mor_thinker_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_unref (event);
       return FALSE;
     }
-    return enqueue (self, ITEM_EVENT, event, NULL) == GST_FLOW_OK;
+    return enqueue (self, ITEM_EVENT, event, NULL) != GST_FLOW_FLUSHING;
   }
   case GST_EVENT_EOS:
     return enqueue (self, ITEM_EOS, event, NULL) != GST_FLOW_FLUSHING;

@@ -37,7 +37,7 @@ void mor_ref_kv_store (const float *src, guint32 p0, void *cache, guint32 n_rows
 
 /* attention_scratch_size: bytes of scratch mor_op_attention_cached() needs on @dev for n_q queries (0: none, any view will do). */
 guint64 mor_op_attention_scratch_size (MorVkDevice *dev, guint32 n_q, guint32 n_heads, guint32 n_kv_heads, guint32 head_dim);
-/* attention_cached: out[t,h] = Σ_{j ≤ pos[0]+t} softmax_j(scale·q[t,h]·k[j,h/G]) v[j,h/G], G = n_heads/n_kv_heads; q, out [n_q, n_heads·head_dim]; k, v caches [max_ctx, n_kv_heads·head_dim] of kv_type (F32/F16). */
+/* attention_cached: out[t,h] = Σ_{j ≤ pos[0]+t} softmax_j(scale·q[t,h]·k[j,h/G]) v[j,h/G], G = n_heads/n_kv_heads; q, out [n_q, n_heads·head_dim] f32; k, v caches [max_ctx, n_kv_heads·head_dim] of kv_type (F32/F16); scratch ≥ mor_op_attention_scratch_size(). */
 void mor_op_attention_cached (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, MorVkView pos, MorVkView scratch, MorVkView out, guint32 n_q, guint32 max_ctx, guint32 n_heads, guint32 n_kv_heads, guint32 head_dim, float scale, MorType kv_type);
 void mor_ref_attention_cached (const float *q, const void *k, const void *v, guint32 p0, float *out, guint32 n_q, guint32 max_ctx, guint32 n_heads, guint32 n_kv_heads, guint32 head_dim, float scale, MorType kv_type);
 /* attention: the same, non-causal over n_kv keys (f32); block_size > 0: query t sees keys j with −look_back ≤ j/block_size − t/block_size ≤ look_ahead (Qwen2.5-Omni audio encoder, DiT); no visible key gives zeros. */
@@ -143,7 +143,7 @@ void mor_rope_inv_freq (float theta, guint32 rot_dim, float *inv_freq);
 /* matvec: y[v] = W·x[v] (+ b) for v < n_vecs (1..8); W [n_rows, n_cols] of @type (n_cols a multiple of 8 and of the block size; view padded to 16 bytes; any size: split into windows), x [n_vecs, n_cols], b [n_rows] or buf NULL, y [n_vecs, n_rows]. */
 void mor_op_matvec (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView b, MorVkView y, guint32 n_rows, guint32 n_cols, guint32 n_vecs);
 void mor_ref_matvec (MorType type, const void *w, const float *x, const float *b, float *y, guint32 n_rows, guint32 n_cols, guint32 n_vecs);
-/* matmul: y[n] = W·x[n] (+ bias) for n < N tokens (F.linear); W [M, K] of @type (K a multiple of its block size; any size: split into windows), x [N, K], bias [M] or buf NULL, y [N, M]. */
+/* matmul: y[n] = W·x[n] (+ bias) for n < N tokens (F.linear); W [M, K] of @type (K a multiple of its block size; any size: split into windows; on CPU devices the fast path wants K % 4 == 0 and W's view padded to a multiple of 8 bytes), x [N, K], bias [M] or buf NULL, y [N, M]. */
 void mor_op_matmul (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView bias, MorVkView y, guint32 M, guint32 K, guint32 N);
 void mor_ref_matmul (MorType type, const void *w, const float *x, const float *bias, float *y, guint32 M, guint32 K, guint32 N);
 

@@ -52,9 +52,11 @@
 // shared memory), an online softmax rescales once per batch, and each K and
 // V element is read once per workgroup. On a CPU device (lavapipe) every
 // buffer load and subgroup reduction costs a scalar loop over the lanes, so
-// loads are vec4 (f16: two 32-bit words) and nothing else in the key loop
-// touches memory; the loops have constant trip counts and are unrolled so
+// the loads are as wide as the variant allows, nothing else in the key loop
+// touches memory, and the loops have constant trip counts and are unrolled so
 // that the arrays stay in registers.
+// Variants: USE_SUBGROUP with USE_INT64 (subgroupAdd, 64-bit loads) and the
+// portable one (shared-memory sums, 32-bit loads); KV_F16 for an f16 cache.
 
 layout(constant_id = 0) const uint BLOCK_SIZE = 8;   // lanes (USE_SUBGROUP: the subgroup size)
 layout(constant_id = 1) const uint G = 1;            // query heads per KV head
@@ -107,30 +109,11 @@ layout(push_constant) uniform Push {
 const float LOWEST = -3.402823466e38;  // running max start: exp(LOWEST − m) = 0, never NaN
 
 #ifndef USE_SUBGROUP
-shared float red[G * BLOCK_SIZE];
+// Lane sums through shared memory, four scores at a time (KB·G is a multiple of 4).
+const uint NS4 = KB * G / 4;
+shared vec4 red_in[BLOCK_SIZE * NS4];   // [lane][score/4]
+shared vec4 red_out[NS4];
 #endif
-
-// sums[h] = Σ over the lanes of part[h], in every lane. Called in uniform
-// control flow (one lane group per workgroup).
-void lane_sums(float part[G], out float sums[G])
-{
-#ifdef USE_SUBGROUP
-    [[unroll]] for (uint h = 0; h < G; h++)
-        sums[h] = subgroupAdd(part[h]);
-#else
-    uint lane = gl_LocalInvocationIndex;
-    [[unroll]] for (uint h = 0; h < G; h++)
-        red[h * BLOCK_SIZE + lane] = part[h];
-    barrier();
-    [[unroll]] for (uint h = 0; h < G; h++) {
-        float x = 0.0;
-        for (uint i = 0; i < BLOCK_SIZE; i++)
-            x += red[h * BLOCK_SIZE + i];
-        sums[h] = x;
-    }
-    barrier();
-#endif
-}
 
 void main()
 {
@@ -177,20 +160,42 @@ void main()
         float s[KB * G];
         [[unroll]] for (uint kk = 0; kk < KB; kk++) {
             uint row = min(base + kk, c1 - 1) * row4 + kvh * D4;
-            float part[G];
             [[unroll]] for (uint h = 0; h < G; h++)
-                part[h] = 0.0;
+                s[kk * G + h] = 0.0;
             [[unroll]] for (uint i = 0; i < VPL; i++) {
                 uint c = lane + i * BLOCK_SIZE;
                 vec4 kc = (D4 % BLOCK_SIZE == 0 || c < D4) ? load_k(row + c) : vec4(0.0);
                 [[unroll]] for (uint h = 0; h < G; h++)
-                    part[h] += dot(qr[h * VPL + i], kc);
+                    s[kk * G + h] += dot(qr[h * VPL + i], kc);
             }
-            float sums[G];
-            lane_sums(part, sums);
-            [[unroll]] for (uint h = 0; h < G; h++)
-                s[kk * G + h] = base + kk < c1 ? sums[h] : LOWEST;
         }
+        // Sum the partial dot products over the lanes (uniform control flow:
+        // one lane group per workgroup).
+#ifdef USE_SUBGROUP
+        [[unroll]] for (uint i = 0; i < KB * G; i++)
+            s[i] = subgroupAdd(s[i]);
+#else
+        [[unroll]] for (uint i = 0; i < NS4; i++)
+            red_in[lane * NS4 + i] = vec4(s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]);
+        barrier();
+        for (uint i = lane; i < NS4; i += BLOCK_SIZE) {
+            vec4 sum = vec4(0.0);
+            for (uint j = 0; j < BLOCK_SIZE; j++)
+                sum += red_in[j * NS4 + i];
+            red_out[i] = sum;
+        }
+        barrier();
+        [[unroll]] for (uint i = 0; i < NS4; i++) {
+            vec4 sum = red_out[i];
+            s[4 * i] = sum.x;
+            s[4 * i + 1] = sum.y;
+            s[4 * i + 2] = sum.z;
+            s[4 * i + 3] = sum.w;
+        }
+#endif
+        [[unroll]] for (uint kk = 0; kk < KB; kk++)
+            [[unroll]] for (uint h = 0; h < G; h++)
+                s[kk * G + h] = base + kk < c1 ? s[kk * G + h] : LOWEST;
         // Online softmax over the batch: rescale once, then p = exp(s − m).
         [[unroll]] for (uint h = 0; h < G; h++) {
             float mb = m[h];

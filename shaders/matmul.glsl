@@ -63,6 +63,19 @@ vec4 x4_packed(uint e)
     return vec4(f32x2(x64[e / 2]), f32x2(x64[e / 2 + 1]));
 }
 
+// Up to 4 bytes of w from byte offset b of the binding that stay within one
+// 64-bit word, little-endian, in the low bits.
+uint w_word_bytes(uint b)
+{
+    return uint(a64[b / 8] >> (8 * (b % 8)));
+}
+
+// The f16 at byte offset b (even) of w.
+float w_half(uint b)
+{
+    return unpackHalf2x16(w_word_bytes(b)).x;
+}
+
 // The 4 bytes of w at byte offset b (even) of the binding, little-endian.
 uint w_bytes4(uint b)
 {
@@ -92,7 +105,7 @@ vec4 w4_group(uint e, vec2 scale)
 
 #elif defined(DATA_A_Q8_0)
 #define GROUP_K 32u     // a block: x = d · q
-vec2 group_scale(uint e) { return vec2(float(data_a[e / 32].d), 0.0); }
+vec2 group_scale(uint e) { return vec2(w_half(34 * (e / 32)), 0.0); }
 
 vec4 w4_group(uint e, vec2 scale)
 {
@@ -102,7 +115,7 @@ vec4 w4_group(uint e, vec2 scale)
 
 #elif defined(DATA_A_Q4_0)
 #define GROUP_K 32u     // a block: x = d · (q - 8), q the low nibbles of bytes 0..15, then the high
-vec2 group_scale(uint e) { return vec2(float(data_a[e / 32].d), 0.0); }
+vec2 group_scale(uint e) { return vec2(w_half(18 * (e / 32)), 0.0); }
 
 vec4 w4_group(uint e, vec2 scale)
 {
@@ -113,12 +126,27 @@ vec4 w4_group(uint e, vec2 scale)
 
 #elif defined(DATA_A_Q4_K)
 #define GROUP_K 32u     // a sub-block: x = (d·sc) · q - dmin·m
+// Blocks of 144 bytes stay 8-aligned: word 0 holds d, dmin and scales[0..3],
+// word 1 scales[4..11]. Sub-block j's 6-bit scale sc and min m: j < 4: the
+// low 6 bits of scales[j] and [j + 4]; j ≥ 4: the low / high nibble of
+// scales[j + 4] under the top 2 bits of scales[j - 4] / [j].
 vec2 group_scale(uint e)
 {
-    uint ib = e / 256;
-    float sc, m;
-    q4_k_scale_min(ib, (e % 256) / 32, sc, m);
-    return vec2(float(data_a[ib].d) * sc, float(data_a[ib].dmin) * m);
+    uint b = 144 * (e / 256), j = (e % 256) / 32;
+    uvec2 w0 = unpackUint2x32(a64[b / 8]);
+    uint64_t s = uint64_t(w0.y) | (a64[b / 8 + 1] << 32);   // scales[0..7]
+    uint hi = uint(a64[b / 8 + 1] >> 32);                   // scales[8..11]
+    uint sc, m;
+    if (j < 4) {
+        sc = uint(s >> (8 * j)) & 63u;
+        m = uint(s >> (8 * j + 32)) & 63u;
+    } else {
+        uint q = hi >> (8 * (j - 4));
+        sc = (q & 15u) | ((uint(s >> (8 * j - 32)) >> 6 & 3u) << 4);
+        m = (q >> 4 & 15u) | ((uint(s >> (8 * j)) >> 6 & 3u) << 4);
+    }
+    vec2 dm = unpackHalf2x16(w0.x);
+    return vec2(dm.x * float(sc), dm.y * float(m));
 }
 
 vec4 w4_group(uint e, vec2 scale)
@@ -126,16 +154,18 @@ vec4 w4_group(uint e, vec2 scale)
     uint j = e % 256;
     // qs bytes 32c + l of 64-element chunk c; blocks of 144 bytes keep them 4-aligned in a word
     uint b = 144 * (e / 256) + 16 + 32 * (j / 64) + j % 32;
-    uint w = (uint(a64[b / 8] >> (8 * (b % 8))) >> (4 * ((j / 32) % 2))) & 0x0f0f0f0fu;
+    uint w = (w_word_bytes(b) >> (4 * ((j / 32) % 2))) & 0x0f0f0f0fu;
     return scale.x * u8x4(w) - scale.y;
 }
 
 #elif defined(DATA_A_Q6_K)
 #define GROUP_K 16u     // a sub-block: x = (d·scale) · (q - 32)
+// d at byte 208 of the block, the int8 scale of sub-block s at byte 192 + s.
 vec2 group_scale(uint e)
 {
-    uint ib = e / 256;
-    return vec2(float(data_a[ib].d) * q6_k_scale(ib, (e % 256) / 16), 0.0);
+    uint b = 210 * (e / 256);
+    int sc = bitfieldExtract(int(w_word_bytes(b + 192 + (e % 256) / 16)), 0, 8);
+    return vec2(w_half(b + 208) * float(sc), 0.0);
 }
 
 vec4 w4_group(uint e, vec2 scale)

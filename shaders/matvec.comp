@@ -6,9 +6,10 @@
 //   Qwen2Attention / Qwen2MLP / lm_head during decode), W dequantized on the fly.
 // Bindings: 0 W [n_rows, n_cols] in the type of DATA_A_<TYPE>, read as 16-byte
 //             units: the view must extend to a multiple of 16 bytes;
-//           1 x [NUM_VECS, n_cols] f32;
+//           1 x [n_vecs, n_cols] f32;
 //           2 b [n_rows] f32 (read only when has_bias);
-//           3 y [NUM_VECS, y_stride] f32 (this window's rows start at y[0]).
+//           3 y [n_vecs, y_stride] f32 (this window's rows start at y[0]);
+//           this dispatch does vectors v0 .. v0 + NUM_VECS - 1.
 // Grid: one workgroup per NUM_ROWS rows (flat over x, y); the BLOCK_SIZE
 //   invocations split each row's columns into groups of GROUP_K elements,
 //   group g going to invocation g % BLOCK_SIZE, and each invocation keeps
@@ -24,10 +25,13 @@
 // ALIGNED_GROUPS says every group starts on a unit.
 // Each x value is loaded once per group and used for all NUM_ROWS rows (x is
 // f32: 4 bytes a column, more than the weights of any quantized type).
+// Loops over vectors are unrolled (x of a group lives in registers); the loop
+// over rows is not (it would multiply the code by NUM_ROWS: llvmpipe's compile
+// time grows faster than the code).
 
 layout(constant_id = 0) const uint BLOCK_SIZE = 32;     // invocations per workgroup (power of two)
 layout(constant_id = 1) const uint NUM_ROWS = 4;        // rows per workgroup
-layout(constant_id = 2) const uint NUM_VECS = 1;        // vectors x (1..8)
+layout(constant_id = 2) const uint NUM_VECS = 1;        // vectors per dispatch (1..8)
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer W { uvec4 w_units[]; };
@@ -41,6 +45,7 @@ layout(push_constant) uniform Push {
     uint row_bytes;  // bytes of one row of W
     uint y_stride;   // elements from one vector's y to the next
     uint has_bias;
+    uint v0;         // first vector of this dispatch
 } p;
 
 // Per type: GROUP_K elements per group, GROUP_BYTES bytes, MAX_UNITS units
@@ -148,18 +153,18 @@ void dot_group()
         part[v] = 0.0;
 #if defined(DATA_A_F32)
     vec4 a = uintBitsToFloat(uvec4(gw[0], gw[1], gw[2], gw[3]));
-    for (uint v = 0; v < NUM_VECS; v++)
+    [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
         part[v] = dot(a, XG(v, 0));
 #elif defined(DATA_A_F16)
     vec4 a = vec4(unpackHalf2x16(gw[0]), unpackHalf2x16(gw[1]));
     vec4 c = vec4(unpackHalf2x16(gw[2]), unpackHalf2x16(gw[3]));
-    for (uint v = 0; v < NUM_VECS; v++)
+    [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
         part[v] = dot(a, XG(v, 0)) + dot(c, XG(v, 1));
 #elif defined(DATA_A_BF16)
     // bf16 → f32 is the 16 bits moved to the top
     vec4 a = uintBitsToFloat(uvec4(gw[0] << 16, gw[0] & 0xffff0000u, gw[1] << 16, gw[1] & 0xffff0000u));
     vec4 c = uintBitsToFloat(uvec4(gw[2] << 16, gw[2] & 0xffff0000u, gw[3] << 16, gw[3] & 0xffff0000u));
-    for (uint v = 0; v < NUM_VECS; v++)
+    [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
         part[v] = dot(a, XG(v, 0)) + dot(c, XG(v, 1));
 #elif defined(DATA_A_Q8_0)
     // block: f16 d, int8 qs[32]; x = d · qs[j]
@@ -169,7 +174,7 @@ void dot_group()
         vec4 q[8];
         [[unroll]] for (uint m = 0; m < 8; m++)
             q[m] = sbytes4(gword(o + 2 + 4 * m));
-        for (uint v = 0; v < NUM_VECS; v++) {
+        [[unroll]] for (uint v = 0; v < NUM_VECS; v++) {
             float s = 0.0;
             [[unroll]] for (uint m = 0; m < 8; m++)
                 s += dot(q[m], XG(v, 8 * blk + m));
@@ -187,7 +192,7 @@ void dot_group()
             lo[m] = nibbles_lo(w) - 8.0;
             hi[m] = nibbles_hi(w) - 8.0;
         }
-        for (uint v = 0; v < NUM_VECS; v++) {
+        [[unroll]] for (uint v = 0; v < NUM_VECS; v++) {
             float s = 0.0;
             [[unroll]] for (uint m = 0; m < 4; m++)
                 s += dot(lo[m], XG(v, 8 * blk + m)) + dot(hi[m], XG(v, 8 * blk + 4 + m));
@@ -220,7 +225,7 @@ void dot_group()
             lo[m] = nibbles_lo(w);
             hi[m] = nibbles_hi(w);
         }
-        for (uint v = 0; v < NUM_VECS; v++) {
+        [[unroll]] for (uint v = 0; v < NUM_VECS; v++) {
             float s0 = 0.0, s1 = 0.0;
             vec4 x0 = vec4(0.0), x1 = vec4(0.0);
             [[unroll]] for (uint m = 0; m < 8; m++) {
@@ -253,7 +258,7 @@ void dot_group()
             }
             uint sw = gword(192 + 8 * h + 2 * k);  // scales[8h + 2k], [8h + 2k + 1] in the low bytes
             float s_a = float(int(sw << 24) >> 24), s_b = float(int(sw << 16) >> 24);
-            for (uint v = 0; v < NUM_VECS; v++) {
+            [[unroll]] for (uint v = 0; v < NUM_VECS; v++) {
                 float ta = 0.0, tb = 0.0;
                 [[unroll]] for (uint m = 0; m < 4; m++) {
                     ta += dot(q[m], XG(v, 32 * h + 8 * k + m));
@@ -282,15 +287,15 @@ void main()
 
     uint n_groups = p.n_cols / GROUP_K;
     for (uint g = tid; g < n_groups; g += BLOCK_SIZE) {
-        for (uint v = 0; v < NUM_VECS; v++)
+        [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
             [[unroll]] for (uint q = 0; q < GROUP_K / 4; q++)
-                XG(v, q) = x4[(v * p.n_cols + g * GROUP_K) / 4 + q];
+                XG(v, q) = x4[((p.v0 + v) * p.n_cols + g * GROUP_K) / 4 + q];
         // a loop of unknown length: NIR would unroll a constant one, multiplying
         // the code by NUM_ROWS (llvmpipe then takes seconds to compile it)
         for (uint i = 0; i < rows_here; i++) {
             load_group((r0 + i) * p.row_bytes + g * GROUP_BYTES);
             dot_group();
-            for (uint v = 0; v < NUM_VECS; v++)
+            [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
                 acc[i * NUM_VECS + v] += part[v];
         }
     }
@@ -325,6 +330,6 @@ void main()
     for (uint a = tid; a < NUM_ROWS * NUM_VECS; a += BLOCK_SIZE) {
         uint r = r0 + a / NUM_VECS, v = a % NUM_VECS;
         if (r < p.n_rows)
-            y[v * p.y_stride + r] = acc[a] + (p.has_bias != 0 ? bias[r] : 0.0);
+            y[(p.v0 + v) * p.y_stride + r] = acc[a] + (p.has_bias != 0 ? bias[r] : 0.0);
     }
 }

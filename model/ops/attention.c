@@ -7,6 +7,7 @@
 #include "mor-spv.h"
 
 #define MAX_SPLITS 64     /* chunks one query's keys are cut into (decode) */
+#define KEYS_PER_BATCH 4  /* spec constant 3: longer batches cost compile time (lavapipe), not speed */
 #define UNBOUNDED G_MAXUINT32
 
 typedef struct {
@@ -58,7 +59,7 @@ static guint32
 n_splits_for (MorVkDevice *dev, guint32 n_q, guint32 n_kv_heads)
 {
   const MorVkDeviceInfo *info = mor_vk_device_get_info (dev);
-  guint64 want = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? g_get_num_processors () : 256;
+  guint64 want = 256;
   guint64 groups = (guint64) n_q * n_kv_heads;
   return groups >= want ? 1 : (guint32) MIN (MAX_SPLITS, (want + groups - 1) / groups);
 }
@@ -79,16 +80,13 @@ use_fast (const MorVkDeviceInfo *info)
   return info->subgroup_arithmetic && info->shader_int64;
 }
 
-/* Spec constants 0 and 3 of attention.comp: lanes per workgroup (fast:
- * exactly one subgroup, whose size the shader relies on) and keys per batch.
- * A CPU device runs a workgroup on one thread with SIMD across lanes: one
- * SIMD width, longer batches. */
-static void
-shape_for (const MorVkDeviceInfo *info, guint32 *lanes, guint32 *keys_per_batch)
+/* Spec constant 0 of attention.comp: lanes per workgroup (fast variant:
+ * exactly one subgroup, whose size the shader relies on). A CPU device runs
+ * a workgroup on one thread with SIMD across lanes: one SIMD width. */
+static guint32
+lanes_for (const MorVkDeviceInfo *info)
 {
-  gboolean cpu = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  *lanes = use_fast (info) || cpu ? MAX (info->subgroup_size, 1) : 32;
-  *keys_per_batch = cpu ? 8 : 4;
+  return use_fast (info) || info->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? MAX (info->subgroup_size, 1) : 32;
 }
 
 /* Checks what the caller could not have known (binding and shared-memory
@@ -98,9 +96,8 @@ record (MorVkStream *s, gboolean f16, MorVkView q, MorVkView k, MorVkView v, Mor
         guint64 kv_bytes, guint32 head_dim, const AttentionPush *pc)
 {
   const MorVkDeviceInfo *info = mor_vk_device_get_info (mor_vk_stream_get_device (s));
-  guint32 lanes, kb, g = pc->n_heads / pc->n_kv_heads;
-  shape_for (info, &lanes, &kb);
-  guint64 shared = use_fast (info) ? 0 : (guint64) g * lanes * 4;
+  guint32 lanes = lanes_for (info), g = pc->n_heads / pc->n_kv_heads;
+  guint64 shared = use_fast (info) ? 0 : (guint64) KEYS_PER_BATCH * g * (lanes + 1) * 4;
   guint64 q_bytes = (guint64) pc->n_q * pc->n_heads * head_dim * 4;
   if (kv_bytes > info->max_storage_range || q_bytes > info->max_storage_range ||
       out.size > info->max_storage_range || shared > info->max_shared_memory) {
@@ -112,9 +109,9 @@ record (MorVkStream *s, gboolean f16, MorVkView q, MorVkView k, MorVkView v, Mor
         info->name, info->max_storage_range, info->max_shared_memory));
     return FALSE;
   }
-  const MorVkPipelineDesc *desc = use_fast (info) ? (f16 ? &attention_f16_subgroup_int64 : &attention_f32_subgroup_int64)
-                                                  : (f16 ? &attention_f16 : &attention_f32);
-  guint32 spec[] = { lanes, g, head_dim, kb };
+  const MorVkPipelineDesc *desc = f16 ? (use_fast (info) ? &attention_f16_subgroup_int64 : &attention_f16)
+                                      : (use_fast (info) ? &attention_f32_subgroup_int64 : &attention_f32);
+  guint32 spec[] = { lanes, g, head_dim, KEYS_PER_BATCH };
   guint32 gx, gy;
   mor_vk_grid (mor_vk_stream_get_device (s), (guint64) pc->n_q * pc->n_kv_heads * pc->n_splits, 1, &gx, &gy);
   MorVkView b[] = { mor_vk_view_sub (q, 0, q_bytes), mor_vk_view_sub (k, 0, kv_bytes),
@@ -129,8 +126,8 @@ mor_op_attention_cached (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, 
                          guint32 n_kv_heads, guint32 head_dim, float scale, MorType kv_type)
 {
   g_return_if_fail (kv_type == MOR_TYPE_F32 || kv_type == MOR_TYPE_F16);
-  g_return_if_fail (n_q > 0 && max_ctx > 0 && n_kv_heads > 0 && head_dim > 0 && head_dim % 4 == 0 &&
-                    n_heads % n_kv_heads == 0);
+  g_return_if_fail (n_q > 0 && max_ctx > 0 && n_kv_heads > 0 && n_heads >= n_kv_heads && n_heads % n_kv_heads == 0);
+  g_return_if_fail (head_dim > 0 && head_dim % 4 == 0);
   guint64 kv_bytes = (guint64) max_ctx * n_kv_heads * head_dim * (kv_type == MOR_TYPE_F16 ? 2 : 4);
   guint64 out_bytes = (guint64) n_q * n_heads * head_dim * 4;
   g_return_if_fail (q.size >= out_bytes && out.size >= out_bytes && k.size >= kv_bytes && v.size >= kv_bytes);
@@ -157,8 +154,8 @@ mor_op_attention (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, MorVkVi
                   guint32 n_kv, guint32 n_heads, guint32 n_kv_heads, guint32 head_dim, float scale,
                   guint32 block_size, guint32 look_back, guint32 look_ahead)
 {
-  g_return_if_fail (n_q > 0 && n_kv > 0 && n_kv_heads > 0 && head_dim > 0 && head_dim % 4 == 0 &&
-                    n_heads % n_kv_heads == 0);
+  g_return_if_fail (n_q > 0 && n_kv > 0 && n_kv_heads > 0 && n_heads >= n_kv_heads && n_heads % n_kv_heads == 0);
+  g_return_if_fail (head_dim > 0 && head_dim % 4 == 0);
   guint64 kv_bytes = (guint64) n_kv * n_kv_heads * head_dim * 4;
   guint64 out_bytes = (guint64) n_q * n_heads * head_dim * 4;
   g_return_if_fail (q.size >= out_bytes && out.size >= out_bytes && k.size >= kv_bytes && v.size >= kv_bytes);
@@ -169,7 +166,8 @@ mor_op_attention (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, MorVkVi
     pc.look_ahead = look_ahead;
   }
   /* Nothing reads the position binding when causal is 0; q stands in for it. */
-  record (s, FALSE, q, k, v, q, mor_vk_view_sub (out, 0, out_bytes), kv_bytes, head_dim, &pc);
+  record (s, FALSE, q, k, v, mor_vk_view_sub (q, 0, 16), mor_vk_view_sub (out, 0, out_bytes), kv_bytes, head_dim,
+          &pc);
 }
 
 /* HF's mask, literally: causal keys j ≤ qp; blocks: block_diff = j/B − qp/B

@@ -10,29 +10,34 @@ typedef struct {
   guint32 row_bytes;
   guint32 y_stride;   /* all rows: vector v's y starts at v * y_stride */
   guint32 has_bias;
+  guint32 v0;         /* first vector of this dispatch */
 } MatvecPush;
-G_STATIC_ASSERT (sizeof (MatvecPush) == 20);
+G_STATIC_ASSERT (sizeof (MatvecPush) == 24);
 
 #define DESC(name) \
   { #name, mor_spv_##name, &mor_spv_##name##_size, 4, 1u << 3, sizeof (MatvecPush) }
 
 /* Per type: [shared-memory reduction, subgroup reduction]; Q8_0 and Q4_0 also
- * have a variant reading eight blocks (16-byte aligned) per step, for rows of a
- * multiple of 256 elements. */
+ * have a variant reading eight blocks (16-byte aligned) per step, for one
+ * vector and rows of a multiple of 256 elements. max_vecs: vectors a dispatch
+ * takes (x of a whole group is held per vector: with 256-element groups more
+ * than one makes llvmpipe's compile time explode); more take several dispatches
+ * (so max_vecs is 1 or 8: a chunk divides any n_vecs). */
 static const struct {
   MorType type;
+  guint32 max_vecs;
   MorVkPipelineDesc one[2];
   MorVkPipelineDesc eight[2];
 } variants[] = {
-  { MOR_TYPE_F32, { DESC (matvec_f32), DESC (matvec_f32_subgroup) }, { { NULL } } },
-  { MOR_TYPE_F16, { DESC (matvec_f16), DESC (matvec_f16_subgroup) }, { { NULL } } },
-  { MOR_TYPE_BF16, { DESC (matvec_bf16), DESC (matvec_bf16_subgroup) }, { { NULL } } },
-  { MOR_TYPE_Q8_0, { DESC (matvec_q8_0), DESC (matvec_q8_0_subgroup) },
+  { MOR_TYPE_F32, 8, { DESC (matvec_f32), DESC (matvec_f32_subgroup) }, { { NULL } } },
+  { MOR_TYPE_F16, 8, { DESC (matvec_f16), DESC (matvec_f16_subgroup) }, { { NULL } } },
+  { MOR_TYPE_BF16, 8, { DESC (matvec_bf16), DESC (matvec_bf16_subgroup) }, { { NULL } } },
+  { MOR_TYPE_Q8_0, 8, { DESC (matvec_q8_0), DESC (matvec_q8_0_subgroup) },
     { DESC (matvec_q8_0_b8), DESC (matvec_q8_0_b8_subgroup) } },
-  { MOR_TYPE_Q4_0, { DESC (matvec_q4_0), DESC (matvec_q4_0_subgroup) },
+  { MOR_TYPE_Q4_0, 8, { DESC (matvec_q4_0), DESC (matvec_q4_0_subgroup) },
     { DESC (matvec_q4_0_b8), DESC (matvec_q4_0_b8_subgroup) } },
-  { MOR_TYPE_Q4_K, { DESC (matvec_q4_K), DESC (matvec_q4_K_subgroup) }, { { NULL } } },
-  { MOR_TYPE_Q6_K, { DESC (matvec_q6_K), DESC (matvec_q6_K_subgroup) }, { { NULL } } },
+  { MOR_TYPE_Q4_K, 1, { DESC (matvec_q4_K), DESC (matvec_q4_K_subgroup) }, { { NULL } } },
+  { MOR_TYPE_Q6_K, 1, { DESC (matvec_q6_K), DESC (matvec_q6_K_subgroup) }, { { NULL } } },
 };
 
 /* Rows per window: all of them if W fits one binding, else the most that fit,
@@ -78,13 +83,14 @@ mor_op_matvec (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView
 
   MorVkDevice *dev = mor_vk_stream_get_device (s);
   const MorVkDeviceInfo *info = mor_vk_device_get_info (dev);
-  gboolean eight = variants[t].eight[0].name && n_cols % 256 == 0;
+  gboolean eight = variants[t].eight[0].name && n_cols % 256 == 0 && n_vecs == 1;
   const MorVkPipelineDesc *desc = &(eight ? variants[t].eight : variants[t].one)[info->subgroup_arithmetic];
+  guint32 chunk = MIN (n_vecs, variants[t].max_vecs);
   /* CPU devices (llvmpipe) run a workgroup on one thread, SIMD across one
    * subgroup: one subgroup a workgroup, 8 rows sharing each x load. GPUs: two
    * subgroups a workgroup splitting the columns, 2 rows. */
   gboolean cpu = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  guint32 spec[] = { cpu ? info->subgroup_size : MIN (2 * info->subgroup_size, 128), cpu ? 8 : 2, n_vecs };
+  guint32 spec[] = { cpu ? info->subgroup_size : MIN (2 * info->subgroup_size, 128), cpu ? 8 : 2, chunk };
 
   guint64 win = window_rows (info, row_bytes, n_rows);
   if (win == 0) {
@@ -99,11 +105,13 @@ mor_op_matvec (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView
     MorVkView wv = mor_vk_view_sub (w, r0 * row_bytes, (n * row_bytes + 15) / 16 * 16);
     MorVkView yv = mor_vk_view_sub (y, r0 * 4, ((guint64) (n_vecs - 1) * n_rows + n) * 4);
     MorVkView bv = b.buf ? mor_vk_view_sub (b, r0 * 4, (guint64) n * 4) : x;
-    MatvecPush pc = { n, n_cols, (guint32) row_bytes, n_rows, b.buf != NULL };
     guint32 gx, gy;
     mor_vk_grid (dev, n, spec[1], &gx, &gy);
     MorVkView bind[] = { wv, x, bv, yv };
-    mor_vk_stream_dispatch (s, desc, spec, G_N_ELEMENTS (spec), bind, &pc, gx, gy, 1);
+    for (guint32 v0 = 0; v0 < n_vecs; v0 += chunk) {
+      MatvecPush pc = { n, n_cols, (guint32) row_bytes, n_rows, b.buf != NULL, v0 };
+      mor_vk_stream_dispatch (s, desc, spec, G_N_ELEMENTS (spec), bind, &pc, gx, gy, 1);
+    }
   }
 }
 

@@ -19,12 +19,14 @@ typedef struct {
 } Heads;
 
 /* Qwen2.5-0.5B / talker (G = 7), the audio encoder and DiT (G = 1, 64 and a
- * 128-wide variant), the 3B thinker's head_dim with G = 2. */
+ * 128-wide variant), the 3B thinker's head_dim with G = 2, G = 8. */
 static const Heads qwen05 = { 14, 2, 64 };
 static const Heads mha64 = { 4, 4, 64 };
 static const Heads mha128 = { 3, 3, 128 };
 static const Heads gqa2 = { 4, 2, 128 };
 static const Heads gqa8 = { 8, 1, 64 };
+/* head_dim not a multiple of the lanes' vec4s: some lanes hold no dims. */
+static const Heads odd = { 3, 1, 36 };
 
 static MorVkBuffer *
 position_buffer (guint32 p0)
@@ -126,6 +128,7 @@ test_decode (void)
   decode_case (&mha128, MOR_TYPE_F32, 40);
   decode_case (&gqa2, MOR_TYPE_F32, 40);
   decode_case (&gqa8, MOR_TYPE_F16, 70);
+  decode_case (&odd, MOR_TYPE_F16, 20);
 }
 
 /* Prefill of n_q tokens at p0 > 0 over a cache already holding p0 rows. */
@@ -186,6 +189,7 @@ test_prefill (void)
   prefill_case (&mha128, MOR_TYPE_F32, 5, 130);
   prefill_case (&gqa2, MOR_TYPE_F32, 64, 1);
   prefill_case (&gqa8, MOR_TYPE_F32, 5, 61);
+  prefill_case (&odd, MOR_TYPE_F32, 13, 17);
 }
 
 /* Non-causal or block-masked self attention (n_q may differ from n_kv). */
@@ -225,6 +229,7 @@ test_non_causal (void)
   encoder_case (&qwen05, 5, 77, 0, 0, 0);
   encoder_case (&gqa2, 66, 31, 0, 0, 0);
   encoder_case (&mha128, 9, 200, 0, 0, 0);
+  encoder_case (&odd, 30, 45, 0, 0, 0);
 }
 
 static void
