@@ -164,6 +164,25 @@ gst_mor_element_ensure_device (GstElement *element, const char *selector, MorVkD
   return TRUE;
 }
 
+MorGguf *
+gst_mor_element_open_model (GstElement *element, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (!path) {
+    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND, ("No model file: set the “model” property"), (NULL));
+    return NULL;
+  }
+  MorGguf *gguf = mor_gguf_open (path, &error);
+  if (gguf)
+    return gguf;
+  if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) || !g_file_test (path, G_FILE_TEST_EXISTS))
+    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND, ("Model file “%s” not found", path), ("%s", error->message));
+  else
+    GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, ("Model file “%s” cannot be read: %s", path, error->message),
+                       ("%s", error->message));
+  return NULL;
+}
+
 /* ---- custom events ---- */
 
 static const char *const event_names[] = {

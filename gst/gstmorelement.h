@@ -5,6 +5,7 @@
 
 #include <gst/gst.h>
 
+#include "gguf.h"
 #include "vk.h"
 
 G_BEGIN_DECLS
@@ -52,6 +53,17 @@ gboolean gst_mor_element_handle_context_query (GstElement *element, GstQuery *qu
  */
 gboolean gst_mor_element_ensure_device (GstElement *element, const char *selector, MorVkDevice **dev,
                                         GError **error);
+
+/**
+ * gst_mor_element_open_model:
+ * @element: the element that reads the file
+ * @path: (nullable): the GGUF file (its `model` property)
+ *
+ * Returns: (transfer full) (nullable): the open file, or NULL having posted
+ * RESOURCE/NOT_FOUND (no @path, no such file) or RESOURCE/OPEN_READ
+ * (unreadable, or not GGUF), each naming @path and the reason.
+ */
+MorGguf *gst_mor_element_open_model (GstElement *element, const char *path);
 
 /* ---- custom events ---- */
 

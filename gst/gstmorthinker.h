@@ -17,6 +17,9 @@ typedef enum {
   GST_MOR_THINKER_TEXT_CUMULATIVE,  /* the stream's whole text of the answer so far, per token */
 } GstMorThinkerTextMode;
 
+#define GST_TYPE_MOR_THINKER_TEXT_MODE (gst_mor_thinker_text_mode_get_type ())
+GType gst_mor_thinker_text_mode_get_type (void);
+
 GST_ELEMENT_REGISTER_DECLARE (morthinker);
 
 G_END_DECLS

@@ -19,6 +19,8 @@
  *     or whole: mor_encoder_session_encode_mel() on given features, or
  *             mor_encoder_encode() from samples.
  *  4. free.
+ * A MorEncoder may serve several sessions; a session is used by one thread at
+ * a time.
  *
  * The forward pass of one chunk (transformers Qwen2_5OmniAudioEncoder): chunks
  * are independent sequences — zero padding of both convolutions at the chunk
@@ -98,12 +100,14 @@ gboolean mor_encoder_session_finish (MorEncoderSession *s, GError **error);
 gboolean mor_encoder_session_encode_mel (MorEncoderSession *s, const float *mel, guint32 n_frames,
                                          GError **error);
 
-/* Rows so far: [n_rows, output_dim], valid until the next call on the session.
- * Returns: (transfer none) */
+/* Rows so far: [n_rows, output_dim], valid until the next call on the session
+ * (NULL before the first row). Returns: (transfer none) */
 guint32 mor_encoder_session_n_rows (MorEncoderSession *s);
 const float *mor_encoder_session_get_rows (MorEncoderSession *s);
-/* After finish: the first row that differs from what push gave (rows before it
- * are unchanged; n_rows when finish changed none, only appended). */
+/* After finish: rows before this one are exactly those push gave; rows from it
+ * on are new or replaced (it is the number of rows push gave when finish only
+ * appended). The element re-sends from here, and when it is below what was sent,
+ * the thinker must drop those rows from its context first (docs/mel.md). */
 guint32 mor_encoder_session_first_revised (MorEncoderSession *s);
 
 /* The whole utterance from samples, in one call (`mor encode`).

@@ -75,6 +75,19 @@ mor_interleave_token_id (MorTokenizer *tok, const char *text, GError **error)
   return id;
 }
 
+gboolean
+mor_interleave_config_set_tokens (MorInterleaveConfig *config, MorTokenizer *tok, const char *const texts[4],
+                                  GError **error)
+{
+  g_return_val_if_fail (config != NULL && tok != NULL && texts != NULL, FALSE);
+  gint32 *ids[4] = { &config->response_end_id, &config->reasoning_end_id, &config->response_pad_id,
+                     &config->reasoning_pad_id };
+  for (guint i = 0; i < 4; i++)
+    if (texts[i] && *texts[i] && (*ids[i] = mor_interleave_token_id (tok, texts[i], error)) < 0)
+      return FALSE;
+  return TRUE;
+}
+
 /* mor.interleave.<name>_id, else the token named by mor.interleave.<name>, else -1. */
 static gboolean
 read_control (MorGguf *g, MorTokenizer *tok, const char *name, gint32 *out, GError **error)
@@ -235,6 +248,12 @@ mor_interleave_is_done (MorInterleave *il)
   return il->end != MOR_INTERLEAVE_END_NONE;
 }
 
+guint32
+mor_interleave_get_steps (MorInterleave *il)
+{
+  return il->step;
+}
+
 MorInterleaveEnd
 mor_interleave_get_end (MorInterleave *il)
 {
@@ -381,51 +400,4 @@ mor_interleave_step (MorInterleave *il, MorLlmSession *session, MorSampler *samp
   }
   *token = t;
   return TRUE;
-}
-
-/* ---- the prompt ---- */
-
-/* Appends the ids of @text (control tokens recognised when @special). */
-static gboolean
-append_text (MorTokenizer *tok, const char *text, gboolean special, GArray *ids, GError **error)
-{
-  return mor_tokenizer_encode (tok, text, -1, special, ids, error);
-}
-
-/* Appends the id of special token @name, which must be in the vocabulary. */
-static gboolean
-append_special (MorTokenizer *tok, const char *name, GArray *ids, GError **error)
-{
-  gint32 id = mor_tokenizer_find_token (tok, name, -1);
-  if (id < 0) {
-    g_set_error (error, MOR_INTERLEAVE_ERROR, MOR_INTERLEAVE_ERROR_TOKEN,
-                 "The vocabulary has no %s token, which Qwen's chat template needs", name);
-    return FALSE;
-  }
-  g_array_append_val (ids, id);
-  return TRUE;
-}
-
-gboolean
-mor_interleave_prompt_head (MorTokenizer *tok, const char *system, GArray *ids, GError **error)
-{
-  /* The system text is the user's setting: encoded as plain text, so it cannot
-   * smuggle control tokens in. */
-  return append_special (tok, "<|im_start|>", ids, error) && append_text (tok, "system\n", FALSE, ids, error) &&
-         append_text (tok, system ? system : "", FALSE, ids, error) &&
-         append_special (tok, "<|im_end|>", ids, error) && append_text (tok, "\n", FALSE, ids, error) &&
-         append_special (tok, "<|im_start|>", ids, error) && append_text (tok, "user\n", FALSE, ids, error);
-}
-
-gboolean
-mor_interleave_prompt_audio (MorTokenizer *tok, gboolean end, GArray *ids, GError **error)
-{
-  return append_special (tok, end ? "<|audio_eos|>" : "<|audio_bos|>", ids, error);
-}
-
-gboolean
-mor_interleave_prompt_tail (MorTokenizer *tok, GArray *ids, GError **error)
-{
-  return append_special (tok, "<|im_end|>", ids, error) && append_text (tok, "\n", FALSE, ids, error) &&
-         append_special (tok, "<|im_start|>", ids, error) && append_text (tok, "assistant\n", FALSE, ids, error);
 }

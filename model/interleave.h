@@ -131,6 +131,13 @@ gboolean mor_interleave_config_resolve (MorInterleaveConfig *config, guint32 n_v
  * vocabulary has no such token. */
 gint32 mor_interleave_token_id (MorTokenizer *tok, const char *text, GError **error);
 
+/* Sets the control tokens named in @texts (response end, reasoning end,
+ * response pad, reasoning pad: vocabulary text, NULL or "" keeps the id in
+ * @config). FALSE with MOR_INTERLEAVE_ERROR_TOKEN naming the first that is not
+ * a token; @config is then partly set. */
+gboolean mor_interleave_config_set_tokens (MorInterleaveConfig *config, MorTokenizer *tok,
+                                           const char *const texts[4], GError **error);
+
 /* Parses "p:q" (decimal, p >= 1, q >= 0, each at most 4 digits) into @p and
  * @q. Returns FALSE, leaving them unchanged, for anything else. */
 gboolean mor_interleave_parse_ratio (const char *text, guint32 *p, guint32 *q);
@@ -168,6 +175,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorInterleave, mor_interleave_free)
 
 const MorInterleaveConfig *mor_interleave_get_config (MorInterleave *il);
 gboolean mor_interleave_is_done (MorInterleave *il);
+/* Steps taken so far: tokens of both streams, sampled or forced. */
+guint32 mor_interleave_get_steps (MorInterleave *il);
 MorInterleaveEnd mor_interleave_get_end (MorInterleave *il);
 /* Whether @stream has sampled its end token (a stream without slots counts as ended). */
 gboolean mor_interleave_stream_ended (MorInterleave *il, MorInterleaveStream stream);
@@ -209,14 +218,5 @@ void mor_interleave_finish (MorInterleave *il, MorInterleaveEnd end);
  */
 gboolean mor_interleave_step (MorInterleave *il, MorLlmSession *session, MorSampler *sampler,
                               MorInterleaveToken *token, GError **error);
-
-/* ---- the prompt: Qwen's chat template (reference qwen2.5-omni.md §4) ---- */
-
-/* "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n" into @ids. */
-gboolean mor_interleave_prompt_head (MorTokenizer *tok, const char *system, GArray *ids, GError **error);
-/* "<|audio_bos|>" (before the audio rows) or "<|audio_eos|>" (after them) into @ids. */
-gboolean mor_interleave_prompt_audio (MorTokenizer *tok, gboolean end, GArray *ids, GError **error);
-/* "<|im_end|>\n<|im_start|>assistant\n" into @ids. */
-gboolean mor_interleave_prompt_tail (MorTokenizer *tok, GArray *ids, GError **error);
 
 G_END_DECLS

@@ -261,7 +261,8 @@ mor_mel_stream_push (MorMelStream *ms, const float *samples, gsize n, GError **e
       return FALSE;
     }
   guint64 keep = MIN ((guint64) n, ms->max_samples - ms->n);
-  memcpy (ms->samples + ms->n, samples, keep * 4);
+  if (keep > 0)
+    memcpy (ms->samples + ms->n, samples, keep * 4);
   ms->n += keep;
   return TRUE;
 }

@@ -41,30 +41,34 @@
 //                  (t, h, split): Σ p·v with p = exp(s − m) (HEAD_DIM floats) in
 //                  [n_q, n_heads, n_splits, HEAD_DIM], then (m, l = Σ p) pairs
 //                  in [n_q, n_heads, n_splits, 2]; l = 0 for a split without keys.
-// Grid: one workgroup per (query t, KV head, split), flat over x, y. The
-// visible range of t is cut into n_splits chunks that workgroups take in
-// parallel (decode: one query, a long cache); attention_reduce merges them.
+// Grid: one workgroup per (tile of QT consecutive queries, KV head, split),
+// flat over x, y. The keys visible from the tile (the union of its queries'
+// ranges) are cut into n_splits chunks that workgroups take in parallel
+// (decode: one query, a long cache); attention_reduce merges them.
 // A workgroup is one lane group of BLOCK_SIZE invocations (USE_SUBGROUP: one
 // subgroup, so BLOCK_SIZE must be the subgroup size). Its lanes split
-// HEAD_DIM in vec4s, hold q and the output accumulators of the G query heads
-// that share the KV head in registers, and take the keys in batches of KB:
-// partial dot products are summed over the lanes (subgroupAdd, or through
-// shared memory), an online softmax rescales once per batch, and each K and
-// V element is read once per workgroup. On a CPU device (lavapipe) every
-// buffer load and subgroup reduction costs a scalar loop over the lanes, so
-// the loads are as wide as the variant allows, nothing else in the key loop
-// touches memory, and the loops have constant trip counts and are unrolled so
-// that the arrays stay in registers.
+// HEAD_DIM in vec4s and hold in registers q and the output accumulators of
+// the QT·G (query, head) rows that share the KV head; they take the keys in
+// batches of KB: partial dot products are summed over the lanes
+// (subgroupAdd, or through shared memory), masked per row, an online softmax
+// rescales once per batch, and each K and V element is read once per
+// workgroup. On a CPU device (lavapipe) every buffer load and subgroup
+// reduction costs a scalar loop over the lanes, so the loads are as wide as
+// the variant allows, nothing else in the key loop touches memory, and the
+// loops have constant trip counts and are unrolled so that the arrays stay
+// in registers.
 // Variants: USE_SUBGROUP with USE_INT64 (subgroupAdd, 64-bit loads) and the
 // portable one (shared-memory sums, 32-bit loads); KV_F16 for an f16 cache.
 
 layout(constant_id = 0) const uint BLOCK_SIZE = 8;   // lanes (USE_SUBGROUP: the subgroup size)
 layout(constant_id = 1) const uint G = 1;            // query heads per KV head
 layout(constant_id = 2) const uint HEAD_DIM = 64;    // a multiple of 4
-layout(constant_id = 3) const uint KB = 8;           // keys per batch
+layout(constant_id = 3) const uint KB = 4;           // keys per batch (portable: a multiple of 4)
+layout(constant_id = 4) const uint QT = 1;           // queries per workgroup
 layout(local_size_x_id = 0) in;
 
 const uint D4 = HEAD_DIM / 4;
+const uint R = QT * G;                               // (query, head) rows: r = qi·G + h
 const uint VPL = (D4 + BLOCK_SIZE - 1) / BLOCK_SIZE; // vec4s per lane: dims 4·(lane + i·BLOCK_SIZE) + 0..3
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
@@ -109,8 +113,8 @@ layout(push_constant) uniform Push {
 const float LOWEST = -3.402823466e38;  // running max start: exp(LOWEST − m) = 0, never NaN
 
 #ifndef USE_SUBGROUP
-// Lane sums through shared memory, four scores at a time (KB·G is a multiple of 4).
-const uint NS4 = KB * G / 4;
+// Lane sums through shared memory, four scores at a time (KB·R is a multiple of 4).
+const uint NS4 = KB * R / 4;
 shared vec4 red_in[BLOCK_SIZE * NS4];   // [lane][score/4]
 shared vec4 red_out[NS4];
 #endif
@@ -118,61 +122,79 @@ shared vec4 red_out[NS4];
 void main()
 {
     uint wg = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
-    if (wg >= p.n_q * p.n_kv_heads * p.n_splits)
+    uint n_tiles = (p.n_q + QT - 1) / QT;
+    if (wg >= n_tiles * p.n_kv_heads * p.n_splits)
         return;
     uint split = wg % p.n_splits;
     uint kvh = (wg / p.n_splits) % p.n_kv_heads;
-    uint t = wg / (p.n_splits * p.n_kv_heads);
+    uint t0 = wg / (p.n_splits * p.n_kv_heads) * QT;
     uint lane = gl_LocalInvocationIndex;
 
-    // Visible keys [lo, hi) of this query (see the contract above).
-    uint qp = (p.causal != 0 ? pos[0] : 0) + t;
-    uint b = qp / p.block_size;
+    // Visible keys [lo, hi) of each query of the tile (see the contract
+    // above), and their union [c_lo, c_hi).
+    uint p0 = p.causal != 0 ? pos[0] : 0;
     uint n_blocks = (p.n_kv + p.block_size - 1) / p.block_size;
-    uint lo = b > p.look_back ? (b - p.look_back) * p.block_size : 0;
-    uint hi = (p.look_ahead >= n_blocks || b + p.look_ahead + 1 >= n_blocks)
-            ? p.n_kv : (b + p.look_ahead + 1) * p.block_size;
-    lo = min(lo, hi);
-    // This workgroup's chunk of it, in whole batches.
-    uint chunk = ((hi - lo + p.n_splits - 1) / p.n_splits + KB - 1) / KB * KB;
-    uint c0 = min(hi, lo + split * chunk);
-    uint c1 = min(hi, c0 + chunk);
-
-    vec4 qr[G * VPL];           // q of the G heads at this lane's dims, times scale
-    vec4 acc[G * VPL];          // Σ p·v at this lane's dims
-    float m[G], l[G];           // running max and Σ p per head (same in every lane of a group)
-    uint q_base = (t * p.n_heads + kvh * G) * D4;
-    [[unroll]] for (uint h = 0; h < G; h++) {
-        [[unroll]] for (uint i = 0; i < VPL; i++) {
-            uint c = lane + i * BLOCK_SIZE;
-            qr[h * VPL + i] = c < D4 ? q[q_base + h * D4 + c] * p.scale : vec4(0.0);
-            acc[h * VPL + i] = vec4(0.0);
+    uint lo[QT], hi[QT];
+    uint c_lo = p.n_kv, c_hi = 0;
+    [[unroll]] for (uint qi = 0; qi < QT; qi++) {
+        uint b = (p0 + t0 + qi) / p.block_size;
+        uint l0 = b > p.look_back ? (b - p.look_back) * p.block_size : 0;
+        uint h0 = (p.look_ahead >= n_blocks || b + p.look_ahead + 1 >= n_blocks)
+                ? p.n_kv : (b + p.look_ahead + 1) * p.block_size;
+        if (t0 + qi >= p.n_q)   // past the last query: sees nothing
+            h0 = 0;
+        lo[qi] = min(l0, h0);
+        hi[qi] = h0;
+        if (lo[qi] < hi[qi]) {
+            c_lo = min(c_lo, lo[qi]);
+            c_hi = max(c_hi, hi[qi]);
         }
-        m[h] = LOWEST;
-        l[h] = 0.0;
+    }
+    c_lo = min(c_lo, c_hi);
+    // This workgroup's chunk of it, in whole batches.
+    uint chunk = ((c_hi - c_lo + p.n_splits - 1) / p.n_splits + KB - 1) / KB * KB;
+    uint c0 = min(c_hi, c_lo + split * chunk);
+    uint c1 = min(c_hi, c0 + chunk);
+
+    vec4 qr[R * VPL];           // q of the rows at this lane's dims, times scale
+    vec4 acc[R * VPL];          // Σ p·v at this lane's dims
+    float m[R], l[R];           // running max and Σ p per row (same in every lane)
+    [[unroll]] for (uint qi = 0; qi < QT; qi++) {
+        uint t = min(t0 + qi, p.n_q - 1);
+        uint q_base = (t * p.n_heads + kvh * G) * D4;
+        [[unroll]] for (uint h = 0; h < G; h++) {
+            uint r = qi * G + h;
+            [[unroll]] for (uint i = 0; i < VPL; i++) {
+                uint c = lane + i * BLOCK_SIZE;
+                qr[r * VPL + i] = c < D4 ? q[q_base + h * D4 + c] * p.scale : vec4(0.0);
+                acc[r * VPL + i] = vec4(0.0);
+            }
+            m[r] = LOWEST;
+            l[r] = 0.0;
+        }
     }
 
     // The loops below have constant trip counts and no branches, so that the
     // arrays stay in registers: keys past c1 in the last batch re-read key
-    // c1 − 1 and get score LOWEST, hence p = 0.
+    // c1 − 1; keys a row does not see get score LOWEST and p = 0.
     uint row4 = p.n_kv_heads * D4;
     for (uint base = c0; base < c1; base += KB) {
-        float s[KB * G];
+        float s[KB * R];
         [[unroll]] for (uint kk = 0; kk < KB; kk++) {
             uint row = min(base + kk, c1 - 1) * row4 + kvh * D4;
-            [[unroll]] for (uint h = 0; h < G; h++)
-                s[kk * G + h] = 0.0;
+            [[unroll]] for (uint r = 0; r < R; r++)
+                s[kk * R + r] = 0.0;
             [[unroll]] for (uint i = 0; i < VPL; i++) {
                 uint c = lane + i * BLOCK_SIZE;
                 vec4 kc = (D4 % BLOCK_SIZE == 0 || c < D4) ? load_k(row + c) : vec4(0.0);
-                [[unroll]] for (uint h = 0; h < G; h++)
-                    s[kk * G + h] += dot(qr[h * VPL + i], kc);
+                [[unroll]] for (uint r = 0; r < R; r++)
+                    s[kk * R + r] += dot(qr[r * VPL + i], kc);
             }
         }
         // Sum the partial dot products over the lanes (uniform control flow:
         // one lane group per workgroup).
 #ifdef USE_SUBGROUP
-        [[unroll]] for (uint i = 0; i < KB * G; i++)
+        [[unroll]] for (uint i = 0; i < KB * R; i++)
             s[i] = subgroupAdd(s[i]);
 #else
         [[unroll]] for (uint i = 0; i < NS4; i++)
@@ -193,23 +215,29 @@ void main()
             s[4 * i + 3] = sum.w;
         }
 #endif
-        [[unroll]] for (uint kk = 0; kk < KB; kk++)
-            [[unroll]] for (uint h = 0; h < G; h++)
-                s[kk * G + h] = base + kk < c1 ? s[kk * G + h] : LOWEST;
-        // Online softmax over the batch: rescale once, then p = exp(s − m).
-        [[unroll]] for (uint h = 0; h < G; h++) {
-            float mb = m[h];
+        [[unroll]] for (uint kk = 0; kk < KB; kk++) {
+            uint j = base + kk;
+            [[unroll]] for (uint qi = 0; qi < QT; qi++) {
+                bool seen = j < c1 && j >= lo[qi] && j < hi[qi];
+                [[unroll]] for (uint h = 0; h < G; h++)
+                    s[kk * R + qi * G + h] = seen ? s[kk * R + qi * G + h] : LOWEST;
+            }
+        }
+        // Online softmax over the batch: rescale once, then p = exp(s − m)
+        // (0 for unseen keys, also while a row has seen none: m = LOWEST).
+        [[unroll]] for (uint r = 0; r < R; r++) {
+            float mb = m[r];
             [[unroll]] for (uint kk = 0; kk < KB; kk++)
-                mb = max(mb, s[kk * G + h]);
-            float alpha = exp(m[h] - mb);
-            m[h] = mb;
-            l[h] *= alpha;
+                mb = max(mb, s[kk * R + r]);
+            float alpha = exp(m[r] - mb);
+            m[r] = mb;
+            l[r] *= alpha;
             [[unroll]] for (uint i = 0; i < VPL; i++)
-                acc[h * VPL + i] *= alpha;
+                acc[r * VPL + i] *= alpha;
             [[unroll]] for (uint kk = 0; kk < KB; kk++) {
-                float e = exp(s[kk * G + h] - mb);
-                s[kk * G + h] = e;
-                l[h] += e;
+                float e = s[kk * R + r] > LOWEST ? exp(s[kk * R + r] - mb) : 0.0;
+                s[kk * R + r] = e;
+                l[r] += e;
             }
         }
         [[unroll]] for (uint kk = 0; kk < KB; kk++) {
@@ -217,36 +245,41 @@ void main()
             [[unroll]] for (uint i = 0; i < VPL; i++) {
                 uint c = lane + i * BLOCK_SIZE;
                 vec4 vc = (D4 % BLOCK_SIZE == 0 || c < D4) ? load_v(row + c) : vec4(0.0);
-                [[unroll]] for (uint h = 0; h < G; h++)
-                    acc[h * VPL + i] += s[kk * G + h] * vc;
+                [[unroll]] for (uint r = 0; r < R; r++)
+                    acc[r * VPL + i] += s[kk * R + r] * vc;
             }
         }
     }
 
-    [[unroll]] for (uint h = 0; h < G; h++) {
-        uint head = kvh * G + h;
-        [[unroll]] for (uint i = 0; i < VPL; i++) {
-            uint c = lane + i * BLOCK_SIZE;
-            if (c >= D4)
-                continue;
-            if (p.n_splits == 1) {
-                vec4 r = l[h] > 0.0 ? acc[h * VPL + i] / l[h] : vec4(0.0);
-                uint at = (t * p.n_heads + head) * HEAD_DIM + 4 * c;
-                out_[at] = r.x;
-                out_[at + 1] = r.y;
-                out_[at + 2] = r.z;
-                out_[at + 3] = r.w;
-            } else {
-                uint part = (t * p.n_heads + head) * p.n_splits + split;
-                uint at = part * HEAD_DIM + 4 * c;
-                out_[at] = acc[h * VPL + i].x;
-                out_[at + 1] = acc[h * VPL + i].y;
-                out_[at + 2] = acc[h * VPL + i].z;
-                out_[at + 3] = acc[h * VPL + i].w;
-                if (c == 0) {
-                    uint ml = p.n_q * p.n_heads * p.n_splits * HEAD_DIM + 2 * part;
-                    out_[ml] = m[h];
-                    out_[ml + 1] = l[h];
+    [[unroll]] for (uint qi = 0; qi < QT; qi++) {
+        uint t = t0 + qi;
+        if (t >= p.n_q)
+            break;
+        [[unroll]] for (uint h = 0; h < G; h++) {
+            uint r = qi * G + h, head = kvh * G + h;
+            [[unroll]] for (uint i = 0; i < VPL; i++) {
+                uint c = lane + i * BLOCK_SIZE;
+                if (c >= D4)
+                    continue;
+                if (p.n_splits == 1) {
+                    vec4 o = l[r] > 0.0 ? acc[r * VPL + i] / l[r] : vec4(0.0);
+                    uint at = (t * p.n_heads + head) * HEAD_DIM + 4 * c;
+                    out_[at] = o.x;
+                    out_[at + 1] = o.y;
+                    out_[at + 2] = o.z;
+                    out_[at + 3] = o.w;
+                } else {
+                    uint part = (t * p.n_heads + head) * p.n_splits + split;
+                    uint at = part * HEAD_DIM + 4 * c;
+                    out_[at] = acc[r * VPL + i].x;
+                    out_[at + 1] = acc[r * VPL + i].y;
+                    out_[at + 2] = acc[r * VPL + i].z;
+                    out_[at + 3] = acc[r * VPL + i].w;
+                    if (c == 0) {
+                        uint ml = p.n_q * p.n_heads * p.n_splits * HEAD_DIM + 2 * part;
+                        out_[ml] = m[r];
+                        out_[ml + 1] = l[r];
+                    }
                 }
             }
         }

@@ -84,13 +84,15 @@ layout(push_constant) uniform Push {
 
 #include "reduce.glsl"
 
-uint raw[4 * MAX_UNITS + 4];  // the units covering the current group (+ a word shifted_word may touch)
-uint gw[GROUP_WORDS];      // the group's bytes as little-endian words from its start
-vec4 xg[NUM_VECS * GROUP_K / 4];  // x of the current group, per vector
-float part[NUM_VECS];      // one row's dot products with each vector
+// Arrays are locals passed as parameters, not globals: after inlining NIR
+// turns local arrays with constant indices into registers, while global
+// ones stay in memory on llvmpipe (twice slower).
+// (Parameters have constant sizes: glslang mismatches spec-constant-sized ones.)
+#define MAX_VECS 8
+#define RAW_WORDS (4 * MAX_UNITS + 4)  // the units covering a group (+ a word shifted_word may touch)
 
 // Word j of raw shifted down by s bytes (s even, 0..14): byte 4j + s onward.
-uint shifted_word(uint j, uint s)
+uint shifted_word(uint raw[RAW_WORDS], uint j, uint s)
 {
     uint q = s / 4;
     // constant indices only: a dynamically indexed local array becomes
@@ -101,8 +103,9 @@ uint shifted_word(uint j, uint s)
 }
 
 // Fills gw with the GROUP_BYTES bytes at byte offset b of W (b even).
-void load_group(uint b)
+void load_group(uint b, out uint gw[GROUP_WORDS])
 {
+    uint raw[RAW_WORDS];
     uint u0 = b / 16;
 #if ALIGNED_GROUPS
     {
@@ -123,13 +126,13 @@ void load_group(uint b)
             raw[4 * u] = v.x; raw[4 * u + 1] = v.y; raw[4 * u + 2] = v.z; raw[4 * u + 3] = v.w;
         }
         [[unroll]] for (uint j = 0; j < GROUP_WORDS; j++)
-            gw[j] = shifted_word(j, s);
+            gw[j] = shifted_word(raw, j, s);
     }
 #endif
 }
 
 // The 4 bytes of group byte offset c (c even, a constant) as one word.
-uint gword(uint c)
+uint gword(uint gw[GROUP_WORDS], uint c)
 {
     return (c % 4) == 0 ? gw[c / 4] : (gw[c / 4] >> 16) | (gw[c / 4 + 1] << 16);
 }
@@ -147,7 +150,7 @@ vec4 nibbles_hi(uint w) { return vec4(uvec4(w >> 4, w >> 12, w >> 20, w >> 28) &
 
 // part[v] = Σ over the group of w · x[v]: dequantization inline (the layouts
 // of model/types.c / shared/reference vulkan-compute.md §3.4), on words.
-void dot_group()
+void dot_group(uint gw[GROUP_WORDS], vec4 xg[MAX_VECS * GROUP_K / 4], out float part[MAX_VECS])
 {
     [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
         part[v] = 0.0;
@@ -170,10 +173,10 @@ void dot_group()
     // block: f16 d, int8 qs[32]; x = d · qs[j]
     [[unroll]] for (uint blk = 0; blk < GROUP_BLOCKS; blk++) {
         uint o = BLOCK_BYTES * blk;
-        float d = unpackHalf2x16(gword(o)).x;
+        float d = unpackHalf2x16(gword(gw, o)).x;
         vec4 q[8];
         [[unroll]] for (uint m = 0; m < 8; m++)
-            q[m] = sbytes4(gword(o + 2 + 4 * m));
+            q[m] = sbytes4(gword(gw, o + 2 + 4 * m));
         [[unroll]] for (uint v = 0; v < NUM_VECS; v++) {
             float s = 0.0;
             [[unroll]] for (uint m = 0; m < 8; m++)
@@ -185,10 +188,10 @@ void dot_group()
     // block: f16 d, u8 qs[16]; x[j] = d · ((qs[j] & 15) - 8), x[j + 16] = d · ((qs[j] >> 4) - 8)
     [[unroll]] for (uint blk = 0; blk < GROUP_BLOCKS; blk++) {
         uint o = BLOCK_BYTES * blk;
-        float d = unpackHalf2x16(gword(o)).x;
+        float d = unpackHalf2x16(gword(gw, o)).x;
         vec4 lo[4], hi[4];
         [[unroll]] for (uint m = 0; m < 4; m++) {
-            uint w = gword(o + 2 + 4 * m);
+            uint w = gword(gw, o + 2 + 4 * m);
             lo[m] = nibbles_lo(w) - 8.0;
             hi[m] = nibbles_hi(w) - 8.0;
         }
@@ -244,7 +247,7 @@ void dot_group()
     // elements) and l in 0..31: q(l + 32k) = 4 bits of ql[64h + l + 32(k & 1)]
     // (low nibble for k < 2) | 2 bits (2k) of qh[32h + l] << 4, minus 32;
     // x = d · scales[element / 16] · q.
-    float d = unpackHalf2x16(gword(208)).x;
+    float d = unpackHalf2x16(gword(gw, 208)).x;
     [[unroll]] for (uint h = 0; h < 2; h++) {
         [[unroll]] for (uint k = 0; k < 4; k++) {
             // elements 128h + 32k + 0..31: sub-blocks 8h + 2k and 8h + 2k + 1
@@ -256,7 +259,7 @@ void dot_group()
                 uint b = ql | (qh << 4);
                 q[m] = vec4(uvec4(b, b >> 8, b >> 16, b >> 24) & 63u) - 32.0;
             }
-            uint sw = gword(192 + 8 * h + 2 * k);  // scales[8h + 2k], [8h + 2k + 1] in the low bytes
+            uint sw = gword(gw, 192 + 8 * h + 2 * k);  // scales[8h + 2k], [8h + 2k + 1] in the low bytes
             float s_a = float(int(sw << 24) >> 24), s_b = float(int(sw << 16) >> 24);
             [[unroll]] for (uint v = 0; v < NUM_VECS; v++) {
                 float ta = 0.0, tb = 0.0;
@@ -271,10 +274,16 @@ void dot_group()
 #endif
 }
 
-// Partial sums: index i * NUM_VECS + v; across the workgroup at the end.
-float acc[NUM_ROWS * NUM_VECS];
 // per subgroup (at most BLOCK_SIZE of them), or per invocation for the tree
 shared float sums[NUM_ROWS * NUM_VECS][BLOCK_SIZE];
+
+// Value a of the workgroup: row r0 + a / NUM_VECS, vector a % NUM_VECS.
+void write_y(uint r0, uint a, float sum)
+{
+    uint r = r0 + a / NUM_VECS, v = a % NUM_VECS;
+    if (r < p.n_rows)
+        y[(p.v0 + v) * p.y_stride + r] = sum + (p.has_bias != 0 ? bias[r] : 0.0);
+}
 
 void main()
 {
@@ -282,6 +291,10 @@ void main()
     if (r0 >= p.n_rows)
         return;
     uint tid = gl_LocalInvocationIndex, rows_here = min(NUM_ROWS, p.n_rows - r0);
+    float acc[NUM_ROWS * NUM_VECS];  // partial sums: row i, vector v at i * NUM_VECS + v
+    vec4 xg[MAX_VECS * GROUP_K / 4];  // x of the current group, per vector (NUM_VECS used)
+    uint gw[GROUP_WORDS];             // the current group of a row, as words
+    float part[MAX_VECS];             // its dot products
     for (uint a = 0; a < NUM_ROWS * NUM_VECS; a++)
         acc[a] = 0.0;
 
@@ -293,13 +306,15 @@ void main()
         // a loop of unknown length: NIR would unroll a constant one, multiplying
         // the code by NUM_ROWS (llvmpipe then takes seconds to compile it)
         for (uint i = 0; i < rows_here; i++) {
-            load_group((r0 + i) * p.row_bytes + g * GROUP_BYTES);
-            dot_group();
+            load_group((r0 + i) * p.row_bytes + g * GROUP_BYTES, gw);
+            dot_group(gw, xg, part);
             [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
                 acc[i * NUM_VECS + v] += part[v];
         }
     }
 
+    // acc is read with constant indices: indexing it by tid here would put
+    // the whole array in memory on llvmpipe, the hot loop included (-30%)
 #ifdef USE_SUBGROUP
     for (uint a = 0; a < NUM_ROWS * NUM_VECS; a++) {
         float s = subgroupAdd(acc[a]);
@@ -311,7 +326,7 @@ void main()
         float s = 0.0;
         for (uint sg = 0; sg < gl_NumSubgroups; sg++)
             s += sums[a][sg];
-        acc[a] = s;
+        write_y(r0, a, s);
     }
 #else
     for (uint a = 0; a < NUM_ROWS * NUM_VECS; a++)
@@ -324,12 +339,6 @@ void main()
         barrier();
     }
     for (uint a = tid; a < NUM_ROWS * NUM_VECS; a += BLOCK_SIZE)
-        acc[a] = sums[a][0];
+        write_y(r0, a, sums[a][0]);
 #endif
-    // invocation tid writes values tid, tid + BLOCK_SIZE, … (row a / NUM_VECS, vector a % NUM_VECS)
-    for (uint a = tid; a < NUM_ROWS * NUM_VECS; a += BLOCK_SIZE) {
-        uint r = r0 + a / NUM_VECS, v = a % NUM_VECS;
-        if (r < p.n_rows)
-            y[(p.v0 + v) * p.y_stride + r] = acc[a] + (p.has_bias != 0 ? bias[r] : 0.0);
-    }
 }

@@ -38,6 +38,22 @@ check "logits of token ids" "$mor" logits --model "$dir/tiny.gguf" --tokens 1,2,
 check "logits are [4, vocab] float32" test "$(stat -c %s "$dir/l.npy")" -eq $((128 + 4 * 308 * 4))
 check "logits of a prompt" "$mor" logits --model "$dir/tiny.gguf" --prompt "<|im_start|>user" -o "$dir/p.npy"
 
+# Audio: 3 s of a 16 kHz tone → 300 mel frames, 75 encoder rows.
+if gst-launch-1.0 -q audiotestsrc num-buffers=30 samplesperbuffer=1600 ! \
+     audio/x-raw,rate=16000,channels=1,format=S16LE ! wavenc ! filesink location="$dir/a.wav" 2>/dev/null; then
+  check "mel of a WAV file" "$mor" mel "$dir/a.wav" -o "$dir/mel.npy"
+  check "mel is [128, 300] float32" test "$(stat -c %s "$dir/mel.npy")" -eq $((128 + 128 * 300 * 4))
+  check "mkmodel encoder" "$mor" mkmodel --kind encoder --preset tiny --type f32 -o "$dir/enc.gguf"
+  check "encode a WAV file" "$mor" encode --model "$dir/enc.gguf" "$dir/a.wav" -o "$dir/emb.npy"
+  check "encoder rows are [75, 256] float32" test "$(stat -c %s "$dir/emb.npy")" -eq $((128 + 75 * 256 * 4))
+  gst-launch-1.0 -q audiotestsrc num-buffers=3 ! audio/x-raw,rate=44100,channels=1,format=S16LE ! wavenc ! \
+    filesink location="$dir/cd.wav" 2>/dev/null
+  refuse "mel refuses another sample rate" 1 "16000 Hz" "$mor" mel "$dir/cd.wav" -o "$dir/x.npy"
+  refuse "encode refuses a thinker file" 1 "projector" "$mor" encode --model "$dir/tiny.gguf" "$dir/a.wav" -o "$dir/x.npy"
+else
+  echo "# SKIP: no audiotestsrc/wavenc to make a WAV file"
+fi
+
 echo "not a model" > "$dir/bad.gguf"
 refuse "info refuses a non-GGUF file" 1 "not a GGUF file" "$mor" info "$dir/bad.gguf"
 refuse "info names a missing file" 1 "missing.gguf" "$mor" info "$dir/missing.gguf"

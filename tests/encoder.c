@@ -163,7 +163,8 @@ test_stream (void)
       /* a chunk is encoded as soon as its samples are in: 40 past its end */
       g_assert_cmpuint (mor_encoder_session_n_rows (s), ==, at < 40 ? 0 : 50 * ((at - 40) / 32000));
       n_early = mor_encoder_session_n_rows (s);
-      memcpy (early, mor_encoder_session_get_rows (s), (gsize) n_early * c->output_dim * 4);
+      if (n_early > 0)
+        memcpy (early, mor_encoder_session_get_rows (s), (gsize) n_early * c->output_dim * 4);
     }
     g_assert_true (mor_encoder_session_finish (s, &error));
     g_assert_no_error (error);
@@ -173,8 +174,9 @@ test_stream (void)
       g_assert_cmpmem (mor_encoder_session_get_rows (s), (gsize) rows * c->output_dim * 4, whole,
                        (gsize) n_whole * c->output_dim * 4);
     g_assert_cmpuint (first, <=, n_early);
-    g_assert_cmpmem (mor_encoder_session_get_rows (s), (gsize) first * c->output_dim * 4, early,
-                     (gsize) first * c->output_dim * 4);
+    if (first > 0)
+      g_assert_cmpmem (mor_encoder_session_get_rows (s), (gsize) first * c->output_dim * 4, early,
+                       (gsize) first * c->output_dim * 4);
     if (first < n_early)   /* a revised chunk differs in its first row */
       g_assert_true (memcmp (early + (gsize) first * c->output_dim,
                              mor_encoder_session_get_rows (s) + (gsize) first * c->output_dim,

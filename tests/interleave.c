@@ -7,6 +7,7 @@
 
 #include "interleave.h"
 #include "mkmodel.h"
+#include "prompt.h"
 
 /* ---- scripted logits ---- */
 
@@ -330,31 +331,6 @@ test_keys_bad (void)
   g_assert_nonnull (strstr (error->message, "mor.interleave.reasoning_end"));
 }
 
-/* The prompt helpers spell Qwen's chat template. */
-static void
-test_prompt (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (MorGguf) g = make_thinker (NULL);
-  g_autoptr (MorTokenizer) tok = mor_tokenizer_new_from_gguf (g, &error);
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-  g_assert_true (mor_interleave_prompt_head (tok, "be brief <|im_end|>", ids, &error));
-  g_assert_true (mor_interleave_prompt_audio (tok, FALSE, ids, &error));
-  g_assert_true (mor_interleave_prompt_audio (tok, TRUE, ids, &error));
-  g_assert_true (mor_interleave_prompt_tail (tok, ids, &error));
-  g_assert_no_error (error);
-  g_autofree char *text = mor_tokenizer_decode (tok, (const gint32 *) ids->data, ids->len, TRUE, NULL);
-  g_assert_cmpstr (text, ==,
-                   "<|im_start|>system\nbe brief <|im_end|><|im_end|>\n<|im_start|>user\n<|audio_bos|><|audio_eos|>"
-                   "<|im_end|>\n<|im_start|>assistant\n");
-  /* The system text's "<|im_end|>" is plain text, not the control token. */
-  gint32 im_end = mor_tokenizer_find_token (tok, "<|im_end|>", -1);
-  guint n_im_end = 0;
-  for (guint i = 0; i < ids->len; i++)
-    n_im_end += g_array_index (ids, gint32, i) == im_end;
-  g_assert_cmpuint (n_im_end, ==, 2);
-}
-
 /* mor_interleave_step() on a tiny thinker: each step's token is decoded (the
  * row's embedding is the token's), the session advances one position a step,
  * and the ratio holds while the control tokens are muted. */
@@ -376,9 +352,9 @@ test_step (void)
   g_assert_true (mor_interleave_config_resolve (&c, lc->vocab_size, &error));
 
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-  g_assert_true (mor_interleave_prompt_head (tok, "sys", ids, &error));
+  g_assert_true (mor_prompt_template_head (tok, "sys", ids, &error));
   g_assert_true (mor_tokenizer_encode (tok, "what is one plus one", -1, FALSE, ids, &error));
-  g_assert_true (mor_interleave_prompt_tail (tok, ids, &error));
+  g_assert_true (mor_prompt_template_tail (tok, ids, &error));
   g_autoptr (MorLlmSession) s = mor_llm_session_new (llm, 128, &error);
   g_assert_no_error (error);
   g_assert_true (mor_llm_session_prefill (s, (const guint32 *) ids->data, NULL, NULL, ids->len, FALSE, &error));
@@ -450,7 +426,6 @@ main (int argc, char **argv)
   g_test_add_func ("/interleave/resolve-errors", test_resolve_errors);
   g_test_add_func ("/interleave/keys", test_keys);
   g_test_add_func ("/interleave/keys-bad", test_keys_bad);
-  g_test_add_func ("/interleave/prompt", test_prompt);
   g_test_add_func ("/interleave/step", test_step);
   g_test_add_func ("/interleave/step-context", test_step_context);
   return g_test_run ();

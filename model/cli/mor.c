@@ -14,6 +14,8 @@ static const struct {
   { "mkmodel", mor_cli_mkmodel, "write a model with random weights in the real layout" },
   { "generate", mor_cli_generate, "stream text from the thinker" },
   { "logits", mor_cli_logits, "logits of every position as .npy" },
+  { "mel", mor_cli_mel, "the log-mel features of a 16 kHz WAV file as .npy" },
+  { "encode", mor_cli_encode, "the audio encoder's rows for a 16 kHz WAV file as .npy" },
   { "bench", mor_cli_bench, "measure speed: `mor bench thinker`" },
 };
 
@@ -23,6 +25,7 @@ static const struct {
   int (*run) (int argc, char **argv);
 } benches[] = {
   { "thinker", mor_cli_bench_thinker },
+  { "kernels", mor_cli_bench_kernels },
 };
 
 int

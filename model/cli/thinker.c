@@ -136,8 +136,8 @@ mor_cli_mkmodel (int argc, char **argv)
   g_autofree char *kind = NULL, *preset = NULL, *type_name = NULL, *out = NULL;
   gint64 seed = 1;
   GOptionEntry entries[] = {
-    { "kind", 0, 0, G_OPTION_ARG_STRING, &kind, "What to make: thinker", "KIND" },
-    { "preset", 'p', 0, G_OPTION_ARG_STRING, &preset, "Shape: tiny (default), qwen2.5-0.5b, qwen2.5-omni-3b, qwen2.5-omni-7b", "NAME" },
+    { "kind", 0, 0, G_OPTION_ARG_STRING, &kind, "What to make: thinker (default) or encoder", "KIND" },
+    { "preset", 'p', 0, G_OPTION_ARG_STRING, &preset, "Shape: tiny (default), qwen2.5-0.5b (thinker), qwen2.5-omni-3b, qwen2.5-omni-7b", "NAME" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Type of the 2-D weights: f32, f16 (default), bf16, q8_0, q4_0, q4_K, q6_K", "TYPE" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Random seed (default 1)", "N" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output file", "FILE" },
@@ -148,22 +148,27 @@ mor_cli_mkmodel (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 1 || !out)
     return mor_cli_usage (ctx, error);
-  if (kind && strcmp (kind, "thinker") != 0) {
-    fprintf (stderr, "mor mkmodel: unknown --kind “%s” (this build makes: thinker)\n", kind);
-    return 2;
-  }
-  const MorThinkerShape *shape = mor_mkmodel_thinker_shape (preset ? preset : "tiny");
-  if (!shape) {
-    g_autofree char *names = g_strjoinv (", ", (char **) mor_mkmodel_thinker_shapes ());
-    fprintf (stderr, "mor mkmodel: unknown --preset “%s” (one of: %s)\n", preset, names);
-    return 2;
-  }
   MorType type = MOR_TYPE_F16;
   if (type_name && !mor_type_from_name (type_name, &type)) {
     fprintf (stderr, "mor mkmodel: unknown --type “%s”\n", type_name);
     return 2;
   }
-  g_autoptr (MorGgufWriter) w = mor_mkmodel_thinker (shape, type, (guint64) seed, &error);
+  gboolean encoder = kind && strcmp (kind, "encoder") == 0;
+  if (kind && !encoder && strcmp (kind, "thinker") != 0) {
+    fprintf (stderr, "mor mkmodel: unknown --kind “%s” (this build makes: thinker, encoder)\n", kind);
+    return 2;
+  }
+  const char *name = preset ? preset : "tiny";
+  const void *shape = encoder ? (const void *) mor_mkmodel_encoder_shape (name)
+                              : (const void *) mor_mkmodel_thinker_shape (name);
+  if (!shape) {
+    g_autofree char *names = g_strjoinv (", ", (char **) (encoder ? mor_mkmodel_encoder_shapes ()
+                                                                  : mor_mkmodel_thinker_shapes ()));
+    fprintf (stderr, "mor mkmodel: unknown --preset “%s” (one of: %s)\n", name, names);
+    return 2;
+  }
+  g_autoptr (MorGgufWriter) w = encoder ? mor_mkmodel_encoder (shape, type, (guint64) seed, &error)
+                                        : mor_mkmodel_thinker (shape, type, (guint64) seed, &error);
   if (!w || !mor_gguf_writer_write_file (w, out, &error))
     return mor_cli_fail (error);
   return 0;

@@ -50,17 +50,31 @@ static const MorVkPipelineDesc attention_reduce_f32 = {
   sizeof (AttentionReducePush)
 };
 
-/* How many chunks a query's visible keys are cut into, so that enough
+/* Spec constant 4 of attention.comp: consecutive queries per workgroup,
+ * which share each K/V row read. QT·G rows (G = n_heads / n_kv_heads) are
+ * held in registers, so QT·G ≤ 8 keeps a pipeline's code and registers
+ * bounded; a power of two, so that few pipelines exist; 1 for decode. */
+static guint32
+queries_per_group (guint32 n_q, guint32 g)
+{
+  guint32 qt = 1;
+  while (n_q > 1 && qt * 2 * g <= 8)
+    qt *= 2;
+  return qt;
+}
+
+/* How many chunks the keys a workgroup sees are cut into, so that enough
  * workgroups run at once: a CPU device (lavapipe: one thread per core) runs
- * one per thread, a GPU needs hundreds. Prefill has enough (query, KV head)
- * pairs without splitting, and so has decode with as many KV heads as
+ * one per thread, a GPU needs hundreds. Prefill has enough (query tile, KV
+ * head) pairs without splitting, and so has decode with as many KV heads as
  * threads, which then skips the second pass. */
 static guint32
-n_splits_for (MorVkDevice *dev, guint32 n_q, guint32 n_kv_heads)
+n_splits_for (MorVkDevice *dev, guint32 n_q, guint32 n_heads, guint32 n_kv_heads)
 {
   const MorVkDeviceInfo *info = mor_vk_device_get_info (dev);
-  guint64 want = 256;
-  guint64 groups = (guint64) n_q * n_kv_heads;
+  guint64 want = info->type == VK_PHYSICAL_DEVICE_TYPE_CPU ? g_get_num_processors () : 256;
+  guint32 qt = queries_per_group (n_q, n_heads / n_kv_heads);
+  guint64 groups = (guint64) (n_q + qt - 1) / qt * n_kv_heads;
   return groups >= want ? 1 : (guint32) MIN (MAX_SPLITS, (want + groups - 1) / groups);
 }
 
@@ -68,7 +82,8 @@ guint64
 mor_op_attention_scratch_size (MorVkDevice *dev, guint32 n_q, guint32 n_heads, guint32 n_kv_heads,
                                guint32 head_dim)
 {
-  guint32 n_splits = n_splits_for (dev, n_q, n_kv_heads);
+  g_return_val_if_fail (n_kv_heads > 0 && n_heads >= n_kv_heads, 0);
+  guint32 n_splits = n_splits_for (dev, n_q, n_heads, n_kv_heads);
   return n_splits > 1 ? (guint64) n_q * n_heads * n_splits * (head_dim + 2) * 4 : 0;
 }
 
@@ -96,8 +111,8 @@ record (MorVkStream *s, gboolean f16, MorVkView q, MorVkView k, MorVkView v, Mor
         guint64 kv_bytes, guint32 head_dim, const AttentionPush *pc)
 {
   const MorVkDeviceInfo *info = mor_vk_device_get_info (mor_vk_stream_get_device (s));
-  guint32 lanes = lanes_for (info), g = pc->n_heads / pc->n_kv_heads;
-  guint64 shared = use_fast (info) ? 0 : (guint64) KEYS_PER_BATCH * g * (lanes + 1) * 4;
+  guint32 lanes = lanes_for (info), g = pc->n_heads / pc->n_kv_heads, qt = queries_per_group (pc->n_q, g);
+  guint64 shared = use_fast (info) ? 0 : (guint64) KEYS_PER_BATCH * qt * g * (lanes + 1) * 4;
   guint64 q_bytes = (guint64) pc->n_q * pc->n_heads * head_dim * 4;
   if (kv_bytes > info->max_storage_range || q_bytes > info->max_storage_range ||
       out.size > info->max_storage_range || shared > info->max_shared_memory) {
@@ -111,9 +126,10 @@ record (MorVkStream *s, gboolean f16, MorVkView q, MorVkView k, MorVkView v, Mor
   }
   const MorVkPipelineDesc *desc = f16 ? (use_fast (info) ? &attention_f16_subgroup_int64 : &attention_f16)
                                       : (use_fast (info) ? &attention_f32_subgroup_int64 : &attention_f32);
-  guint32 spec[] = { lanes, g, head_dim, KEYS_PER_BATCH };
+  guint32 spec[] = { lanes, g, head_dim, KEYS_PER_BATCH, qt };
   guint32 gx, gy;
-  mor_vk_grid (mor_vk_stream_get_device (s), (guint64) pc->n_q * pc->n_kv_heads * pc->n_splits, 1, &gx, &gy);
+  mor_vk_grid (mor_vk_stream_get_device (s), (guint64) (pc->n_q + qt - 1) / qt * pc->n_kv_heads * pc->n_splits, 1,
+               &gx, &gy);
   MorVkView b[] = { mor_vk_view_sub (q, 0, q_bytes), mor_vk_view_sub (k, 0, kv_bytes),
                     mor_vk_view_sub (v, 0, kv_bytes), pos, out };
   mor_vk_stream_dispatch (s, desc, spec, G_N_ELEMENTS (spec), b, pc, gx, gy, 1);
@@ -133,7 +149,7 @@ mor_op_attention_cached (MorVkStream *s, MorVkView q, MorVkView k, MorVkView v, 
   g_return_if_fail (q.size >= out_bytes && out.size >= out_bytes && k.size >= kv_bytes && v.size >= kv_bytes);
   g_return_if_fail (pos.size >= 4);
   MorVkDevice *dev = mor_vk_stream_get_device (s);
-  guint32 n_splits = n_splits_for (dev, n_q, n_kv_heads);
+  guint32 n_splits = n_splits_for (dev, n_q, n_heads, n_kv_heads);
   guint64 scratch_bytes = mor_op_attention_scratch_size (dev, n_q, n_heads, n_kv_heads, head_dim);
   g_return_if_fail (scratch.size >= scratch_bytes);
   AttentionPush pc = { n_q, max_ctx, n_heads, n_kv_heads, scale, 1, UNBOUNDED, 0, 1, n_splits };
