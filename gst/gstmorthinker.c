@@ -22,16 +22,13 @@
  *
  * After each answer the element posts an element message `morthinker/answer`:
  * answer (uint), prompt-tokens (uint), prefill-ms (double), first-token-ms
- * (double: from the moment the utterance's end reached the sink pad — the
- * `mor/utterance-end` event, the typed question's buffer, or EOS — to the
- * first response token, -1 if none), tokens-per-second (double: the answer's
- * steps — response, reasoning and end tokens and forced pads, every token fed
- * to the thinker — over the time from its first step to its last, pushes
- * included, prefill not; 0 without a step), response-tokens,
- * reasoning-tokens, pad-tokens (uint), end-reason (string: streams-ended,
- * end-token, max-tokens, context, interrupted, flow, error), schedule
- * (string), ratio (string "p:q"). Model loading is announced with PROGRESS
- * messages (code "loading").
+ * (double: from the utterance's end reaching the sink pad to the first
+ * response token, -1 if none), tokens-per-second (double: the answer's steps,
+ * every token fed to the thinker, per second of its generation),
+ * response-tokens, reasoning-tokens, pad-tokens (uint), end-reason (string:
+ * streams-ended, end-token, max-tokens, context, interrupted, flow, error),
+ * schedule (string), ratio (string "p:q"); docs/elements.md details them.
+ * Model loading is announced with PROGRESS messages (code "loading").
  *
  * ## Example launch line
  *
@@ -298,6 +295,8 @@ gst_mor_thinker_class_init (GstMorThinkerClass *klass)
   gst_element_class_set_static_metadata (element_class, "mor thinker", "Filter/Text/Metadata",
       "Answers utterances with a thinking-in-speaking LLM: response and reasoning tokens on two pads",
       "mor developers");
+  gst_element_class_add_static_metadata (element_class, GST_ELEMENT_METADATA_DOC_URI, GST_PACKAGE_ORIGIN
+                                         "/blob/main/docs/elements.md#morthinker");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mor_thinker_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_mor_thinker_set_context);
   gst_type_mark_as_plugin_api (gst_mor_thinker_schedule_get_type (), 0);
@@ -906,10 +905,8 @@ set_sink_caps (GstMorThinker *self, GstCaps *caps)
 {
   GstStructure *s = gst_caps_get_structure (caps, 0);
   self->sink_is_text = gst_structure_has_name (s, "text/x-raw");
-  gint dim;
+  gint dim = -1; /* stays -1 without a dim field */
   if (!self->sink_is_text && (!gst_structure_get_int (s, "dim", &dim) || dim != (gint) self->dim)) {
-    if (!gst_structure_get_int (s, "dim", &dim))
-      dim = -1;
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("Embeddings of dimension %d do not fit the thinker, whose "
                        "hidden size is %u", dim, self->dim), ("caps %" GST_PTR_FORMAT, caps));
     return FALSE;

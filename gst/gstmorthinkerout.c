@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The output side of morthinker: caps choice, GAP events, text modes, token meta and records (see gstmorthinkerout.h). */
+/* The output side of morthinker: caps choice, gaps, text modes, meta, records (see gstmorthinkerout.h). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -58,10 +58,12 @@ gst_mor_thinker_text_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { GST_MOR_THINKER_TEXT_TOKEN, "A buffer per token", "token" },
-    { GST_MOR_THINKER_TEXT_WORD, "A buffer per word", "word" },
-    { GST_MOR_THINKER_TEXT_LINE, "A buffer per line", "line" },
-    { GST_MOR_THINKER_TEXT_CUMULATIVE, "The whole text so far, a buffer per token", "cumulative" },
+    { GST_MOR_THINKER_TEXT_TOKEN, "A buffer per token (a character split over tokens goes with the last)",
+      "token" },
+    { GST_MOR_THINKER_TEXT_WORD, "A buffer per word (split before a token starting with white space)", "word" },
+    { GST_MOR_THINKER_TEXT_LINE, "A buffer per line (up to a token holding a newline)", "line" },
+    { GST_MOR_THINKER_TEXT_CUMULATIVE, "The stream's whole text of the answer so far, a buffer per token",
+      "cumulative" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))

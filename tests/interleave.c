@@ -314,6 +314,31 @@ test_keys (void)
   g_assert_nonnull (strstr (error->message, "<|nope|>"));
 }
 
+/* Control tokens given as text replace the model's; NULL and "" keep them;
+ * a text that is no token is an error naming it. */
+static void
+test_set_tokens (void)
+{
+  g_autoptr (GError) error = NULL;
+  MorMkmodelThinkerOptions o = { 2, 8, TRUE };
+  g_autoptr (MorGguf) g = make_thinker (&o);
+  g_autoptr (MorTokenizer) tok = mor_tokenizer_new_from_gguf (g, &error);
+  MorInterleaveConfig c, model;
+  g_assert_true (mor_interleave_config_from_gguf (g, tok, &model, &error));
+  c = model;
+  const char *texts[4] = { NULL, "<|im_end|>", "", "<|response_end|>" };
+  g_assert_true (mor_interleave_config_set_tokens (&c, tok, texts, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (c.response_end_id, ==, model.response_end_id);
+  g_assert_cmpint (c.reasoning_end_id, ==, mor_tokenizer_find_token (tok, "<|im_end|>", -1));
+  g_assert_cmpint (c.response_pad_id, ==, model.response_pad_id);
+  g_assert_cmpint (c.reasoning_pad_id, ==, model.response_end_id);
+  const char *bad[4] = { NULL, NULL, "<|nope|>", NULL };
+  g_assert_false (mor_interleave_config_set_tokens (&c, tok, bad, &error));
+  g_assert_error (error, MOR_INTERLEAVE_ERROR, MOR_INTERLEAVE_ERROR_TOKEN);
+  g_assert_nonnull (strstr (error->message, "<|nope|>"));
+}
+
 /* A key naming a token the vocabulary lacks is an error naming the key. */
 static void
 test_keys_bad (void)
@@ -376,6 +401,7 @@ test_step (void)
     steps++;
   }
   g_assert_cmpuint (steps, ==, 25);
+  g_assert_cmpuint (mor_interleave_get_steps (il), ==, 25);
   g_assert_cmpuint (mor_llm_session_get_pos (s), ==, ids->len + 25);
   g_assert_cmpint (mor_interleave_get_end (il), ==, MOR_INTERLEAVE_END_MAX_TOKENS);
   g_assert_cmpuint (mor_vk_device_validation_messages (dev), ==, 0);
@@ -426,6 +452,7 @@ main (int argc, char **argv)
   g_test_add_func ("/interleave/resolve-errors", test_resolve_errors);
   g_test_add_func ("/interleave/keys", test_keys);
   g_test_add_func ("/interleave/keys-bad", test_keys_bad);
+  g_test_add_func ("/interleave/set-tokens", test_set_tokens);
   g_test_add_func ("/interleave/step", test_step);
   g_test_add_func ("/interleave/step-context", test_step_context);
   return g_test_run ();

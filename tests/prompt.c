@@ -170,6 +170,7 @@ test_grow (void)
     }
   }
   /* Only the summation order of the matrix products differs (f16 weights). */
+  g_test_message ("hidden states: max difference %g, max magnitude %g", max_diff, max_abs);
   g_assert_cmpfloat (max_diff, <=, 1e-3f * max_abs);
   g_assert_cmpuint (mor_vk_device_validation_messages (device), ==, 0);
 }

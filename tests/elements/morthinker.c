@@ -11,6 +11,7 @@
 #include "gstmorelement.h"
 #include "gstmorrecord.h"
 #include "mkmodel.h"
+#include "spans.h"
 #include "tokenizer.h"
 
 #define DIM 256 /* the tiny shape's hidden size */
@@ -266,13 +267,6 @@ test_ratio (void)
   check_ratio (1, 0);
 }
 
-static gint
-compare_time (gconstpointer a, gconstpointer b, gpointer unused)
-{
-  GstClockTime x = *(const GstClockTime *) a, y = *(const GstClockTime *) b;
-  return x < y ? -1 : x > y;
-}
-
 /* Text caps: the meta lists each buffer's tokens; the idle pad gets gaps. */
 static void
 test_text (void)
@@ -315,12 +309,7 @@ test_text (void)
   /* Buffers and gaps cover each pad's time without a hole or an overlap, so a
    * textoverlay waiting for text never stalls. */
   for (guint s = 0; s < 2; s++) {
-    GstClockTime *v = (GstClockTime *) spans[s]->data;
-    guint n = spans[s]->len / 2;
-    g_qsort_with_data (v, n, 2 * sizeof (GstClockTime), (GCompareDataFunc) compare_time, NULL);
-    g_assert_cmpuint (n, >=, 6);
-    for (guint i = 1; i < n; i++)
-      g_assert_cmpuint (v[2 * i], ==, v[2 * i - 1]);
+    g_assert_cmpuint (spans_check_contiguous (spans[s], NULL, NULL), >=, 6);
     g_array_unref (spans[s]);
   }
   t_free (t);
@@ -350,6 +339,122 @@ test_text_cumulative (void)
   }
   g_assert_cmpuint (n, >=, 2);
   t_free (t);
+}
+
+/* One answer's response text in @mode ("token", "word", "line"): each
+ * buffer's bytes (a piece may hold a NUL) and the token ids of its meta. */
+typedef struct {
+  GPtrArray *texts;  /* GBytes */
+  GPtrArray *ids;    /* GArray of gint32, one per buffer */
+} Texts;
+
+static Texts
+texts_new (void)
+{
+  return (Texts) { g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref),
+                   g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref) };
+}
+
+static void
+texts_clear (Texts *x)
+{
+  g_ptr_array_unref (x->texts);
+  g_ptr_array_unref (x->ids);
+}
+
+/* Sampling at a high temperature: the tiny model's greedy answer is all
+ * high bytes, this seed's has words and a line break. */
+static Texts
+answer_texts (const char *mode)
+{
+  T *t = t_new (model_il, FALSE, GST_MOR_TEXT_CAPS, "max-tokens", 48, "ratio", "1:0", "temperature", 5.0f,
+                "top-k", 0, "top-p", 1.0f, "seed", (guint64) 4, NULL);
+  gst_util_set_object_arg (G_OBJECT (t->el), "text-mode", mode);
+  gst_harness_set_src_caps_str (t->h[0], GST_MOR_TEXT_CAPS);
+  push_question (t, "what is one plus one");
+  g_assert_cmpint (wait_answer (t->h[0]), ==, GST_MOR_EVENT_ANSWER_END);
+  Texts x = texts_new ();
+  GstBuffer *buf;
+  while ((buf = gst_harness_try_pull (t->h[0]))) {
+    GstMapInfo map;
+    gst_buffer_map (buf, &map, GST_MAP_READ);
+    g_ptr_array_add (x.texts, g_bytes_new (map.data, map.size));
+    gst_buffer_unmap (buf, &map);
+    const GValue *v = gst_structure_get_value (gst_mor_buffer_get_token_meta (buf), "token-ids");
+    GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+    for (guint i = 0; i < gst_value_array_get_size (v); i++) {
+      gint32 id = g_value_get_int (gst_value_array_get_value (v, i));
+      g_array_append_val (ids, id);
+    }
+    g_ptr_array_add (x.ids, ids);
+    gst_buffer_unref (buf);
+  }
+  t_free (t);
+  return x;
+}
+
+static void
+texts_add (Texts *x, GByteArray *text, GArray *ids)
+{
+  g_ptr_array_add (x->texts, g_bytes_new (text->data, text->len));
+  g_ptr_array_add (x->ids, g_array_copy (ids));
+  g_byte_array_set_size (text, 0);
+  g_array_set_size (ids, 0);
+}
+
+/* Regroups token-mode buffers (whole characters each) as @mode would send
+ * them: word: a new buffer before a piece starting with white space once the
+ * buffer holds more than white space; line: a new buffer after a piece holding
+ * "\n". */
+static Texts
+regroup (const Texts *tokens, const char *mode)
+{
+  Texts x = texts_new ();
+  g_autoptr (GByteArray) text = g_byte_array_new ();
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  gboolean word = g_str_equal (mode, "word");
+  for (guint i = 0; i < tokens->texts->len; i++) {
+    gsize len;
+    const guint8 *piece = g_bytes_get_data (g_ptr_array_index (tokens->texts, i), &len);
+    GArray *piece_ids = g_ptr_array_index (tokens->ids, i);
+    gboolean non_space = FALSE;
+    for (guint c = 0; c < text->len; c++)
+      non_space |= !g_ascii_isspace (text->data[c]);
+    if (word && len && g_ascii_isspace (piece[0]) && non_space)
+      texts_add (&x, text, ids);
+    g_byte_array_append (text, piece, len);
+    g_array_append_vals (ids, piece_ids->data, piece_ids->len);
+    if (!word && memchr (piece, '\n', len))
+      texts_add (&x, text, ids);
+  }
+  if (ids->len)
+    texts_add (&x, text, ids);
+  return x;
+}
+
+/* word and line text modes send the same tokens as token mode, grouped by
+ * word and by line, each buffer's meta listing its tokens. (The grouping of
+ * scripted pieces is checked exactly in tests/elements/morthinkerout.c; the
+ * tiny model decides here which words and lines occur.) */
+static void
+test_text_word_line (void)
+{
+  Texts tokens = answer_texts ("token");
+  g_assert_cmpuint (tokens.texts->len, >=, 2);
+  const char *modes[] = { "word", "line" };
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
+    Texts got = answer_texts (modes[m]), want = regroup (&tokens, modes[m]);
+    g_test_message ("%s mode: %u buffers from %u tokens", modes[m], got.texts->len, tokens.texts->len);
+    g_assert_cmpuint (got.texts->len, ==, want.texts->len);
+    for (guint i = 0; i < got.texts->len; i++) {
+      g_assert_true (g_bytes_equal (g_ptr_array_index (got.texts, i), g_ptr_array_index (want.texts, i)));
+      GArray *a = g_ptr_array_index (got.ids, i), *b = g_ptr_array_index (want.ids, i);
+      g_assert_cmpmem (a->data, a->len * 4, b->data, b->len * 4);
+    }
+    texts_clear (&got);
+    texts_clear (&want);
+  }
+  texts_clear (&tokens);
 }
 
 /* The token texts greedy decoding gives @stream for "what is one plus one". */
@@ -725,6 +830,106 @@ test_pipeline (void)
   }
 }
 
+/* first-token-ms counts from the moment a typed question reached the sink: a
+ * question queued behind an answer (barge-in off) waits for that answer, and
+ * the wait counts. */
+static void
+test_first_token_ms (void)
+{
+  T *t = t_new (model_il, TRUE, GST_MOR_TEXT_CAPS, "max-tokens", 100, "barge-in", FALSE, NULL);
+  gst_harness_set_src_caps_str (t->h[0], GST_MOR_TEXT_CAPS);
+  gint64 t0 = g_get_monotonic_time ();
+  push_question (t, "what is one plus one");
+  gst_buffer_unref (gst_harness_pull (t->h[0])); /* answer 0 is under way */
+  push_question (t, "okay");
+  gint64 t1 = g_get_monotonic_time ();
+  for (guint a = 0; a < 2; a++)
+    for (guint s = 0; s < 2; s++)
+      g_assert_cmpint (wait_answer (t->h[s]), ==, GST_MOR_EVENT_ANSWER_END);
+  g_autoptr (GstStructure) m0 = answer_message (t);
+  g_autoptr (GstStructure) m1 = answer_message (t);
+  double tps0, first1, prefill1;
+  g_assert_true (gst_structure_get (m0, "tokens-per-second", G_TYPE_DOUBLE, &tps0, NULL));
+  g_assert_true (gst_structure_get (m1, "first-token-ms", G_TYPE_DOUBLE, &first1, "prefill-ms", G_TYPE_DOUBLE,
+                                    &prefill1, NULL));
+  g_assert_cmpstr (gst_structure_get_string (m0, "end-reason"), ==, "max-tokens");
+  g_assert_cmpfloat (tps0, >, 0);
+  /* Answer 0 began after t0 and took 100 steps at tps0; question 1 arrived
+   * before t1; answer 1's first token came after answer 0 ended. */
+  double gen0_ms = 100 / tps0 * 1000;
+  g_test_message ("answer 0: %.1f ms of generation; question 1 queued %.1f ms after question 0; "
+                  "first-token-ms of answer 1: %.1f", gen0_ms, (t1 - t0) / 1000.0, first1);
+  g_assert_cmpfloat (first1, >=, gen0_ms - (t1 - t0) / 1000.0);
+  g_assert_cmpfloat (first1, >=, prefill1);
+  t_free (t);
+}
+
+/* A SEEK sent upstream from both src pads (two sinks of one pipeline each
+ * send it) reaches upstream once; a new seek goes up again. */
+static void
+test_seek_once (void)
+{
+  T *t = t_new (model_il, TRUE, GST_MOR_TEXT_CAPS, NULL);
+  gst_harness_set_src_caps_str (t->h[0], GST_MOR_TEXT_CAPS);
+  for (guint round = 0; round < 2; round++) {
+    GstEvent *e;
+    while ((e = gst_harness_try_pull_upstream_event (t->h[0])))
+      gst_event_unref (e);
+    GstEvent *seek = gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, GST_SEEK_TYPE_SET,
+                                         round * GST_SECOND, GST_SEEK_TYPE_NONE, -1);
+    for (guint s = 0; s < 2; s++)
+      g_assert_true (gst_harness_push_upstream_event (t->h[s], gst_event_ref (seek)));
+    guint n = 0;
+    while ((e = gst_harness_try_pull_upstream_event (t->h[0]))) {
+      if (GST_EVENT_TYPE (e) == GST_EVENT_SEEK) {
+        g_assert_cmpuint (gst_event_get_seqnum (e), ==, gst_event_get_seqnum (seek));
+        n++;
+      }
+      gst_event_unref (e);
+    }
+    g_assert_cmpuint (n, ==, 1);
+    gst_event_unref (seek);
+  }
+  t_free (t);
+}
+
+/* gst-inspect-1.0 lists every property (with its blurb) and every pad. */
+static void
+test_inspect (void)
+{
+  g_autofree char *prog = g_find_program_in_path ("gst-inspect-1.0");
+  if (!prog) {
+    g_test_skip ("gst-inspect-1.0 is not on PATH");
+    return;
+  }
+  char *argv[] = { prog, "morthinker", NULL };
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  gint status;
+  g_assert_true (g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status,
+                               &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  const char *pads[] = { "SINK template: 'sink'", "SRC template: 'response'", "SRC template: 'reasoning'",
+                         "application/x-mor-embeddings", "application/x-mor-tokens", "stream: reasoning" };
+  for (guint i = 0; i < G_N_ELEMENTS (pads); i++)
+    g_assert_nonnull (strstr (out, pads[i]));
+  GstElement *el = gst_element_factory_make ("morthinker", NULL);
+  guint n;
+  g_autofree GParamSpec **specs = g_object_class_list_properties (G_OBJECT_GET_CLASS (el), &n);
+  guint own = 0;
+  for (guint i = 0; i < n; i++) {
+    if (specs[i]->owner_type != G_OBJECT_TYPE (el))
+      continue;
+    g_autofree char *line = g_strdup_printf ("\n  %-20s: %s\n", specs[i]->name, g_param_spec_get_blurb (specs[i]));
+    if (!strstr (out, line))
+      g_error ("gst-inspect-1.0 morthinker does not show “%s”", g_strstrip (line));
+    own++;
+  }
+  g_assert_cmpuint (own, ==, 22);
+  gst_object_unref (el);
+}
+
 /* Going to NULL in the middle of an answer leaves nothing running. */
 static void
 test_stop_mid_answer (void)
@@ -752,6 +957,7 @@ main (int argc, char **argv)
   g_test_add_func ("/morthinker/ratio", test_ratio);
   g_test_add_func ("/morthinker/text", test_text);
   g_test_add_func ("/morthinker/text-cumulative", test_text_cumulative);
+  g_test_add_func ("/morthinker/text-word-line", test_text_word_line);
   g_test_add_func ("/morthinker/forced-pads", test_forced_pads);
   g_test_add_func ("/morthinker/think-first", test_think_first);
   g_test_add_func ("/morthinker/speak-only", test_speak_only);
@@ -762,9 +968,12 @@ main (int argc, char **argv)
   g_test_add_func ("/morthinker/flush", test_flush);
   g_test_add_func ("/morthinker/eos", test_eos);
   g_test_add_func ("/morthinker/latency", test_latency);
+  g_test_add_func ("/morthinker/seek-once", test_seek_once);
+  g_test_add_func ("/morthinker/first-token-ms", test_first_token_ms);
   g_test_add_func ("/morthinker/errors", test_errors);
   g_test_add_func ("/morthinker/pipeline", test_pipeline);
   g_test_add_func ("/morthinker/stop-mid-answer", test_stop_mid_answer);
+  g_test_add_func ("/morthinker/inspect", test_inspect);
   int ret = g_test_run ();
 
   g_autofree char *garbage = g_build_filename (tmpdir, "garbage.gguf", NULL);

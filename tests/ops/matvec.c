@@ -9,7 +9,7 @@ static const MorType types[] = {
 };
 
 /* Awkward shapes: one row, rows not a multiple of the rows per workgroup
- * (8 on CPU devices, 2 on GPUs), odd block counts (3, 11: Q8_0 / Q4_0 read
+ * (16 on CPU devices, 2 on GPUs), odd block counts (3, 11: Q8_0 / Q4_0 read
  * blocks at any 2-byte offset), 16 blocks (the eight-block Q8_0 / Q4_0
  * variants), and a model size. K-quants need multiples of 256 columns: their
  * shapes have 8× the columns (2048 stays). */
