@@ -7,30 +7,20 @@
 #include <string.h>
 
 #include "ops.h"
+#include "weight.h"
 
 G_DEFINE_QUARK (mor-encoder-error-quark, mor_encoder_error)
 
-/* A weight: the tensor in the mapped file and its copy on the device. Vectors
- * (norms, biases) and the position table are converted to f32; @host is
- * what the reference reads (the file's data, or the converted copy). */
-typedef struct {
-  const MorGgufTensor *t;
-  MorType type;                 /* as uploaded */
-  guint32 rows, cols;           /* [rows, cols], cols contiguous; a vector is [1, cols] */
-  const void *host;
-  float *owned;                 /* the converted copy, if any */
-  MorVkBuffer *buf;
-} Weight;
 
 typedef struct {
-  Weight ln1_w, ln1_b;          /* (d) self_attn_layer_norm */
-  Weight wq, bq;                /* (d, d), (d) q_proj */
-  Weight wk;                    /* (d, d) k_proj, no bias */
-  Weight wv, bv;                /* (d, d), (d) v_proj */
-  Weight wo, bo;                /* (d, d), (d) out_proj */
-  Weight ln2_w, ln2_b;          /* (d) final_layer_norm */
-  Weight w_up, b_up;            /* (ffn, d), (ffn) fc1 */
-  Weight w_down, b_down;        /* (d, ffn), (d) fc2 */
+  MorWeight ln1_w, ln1_b;          /* (d) self_attn_layer_norm */
+  MorWeight wq, bq;                /* (d, d), (d) q_proj */
+  MorWeight wk;                    /* (d, d) k_proj, no bias */
+  MorWeight wv, bv;                /* (d, d), (d) v_proj */
+  MorWeight wo, bo;                /* (d, d), (d) out_proj */
+  MorWeight ln2_w, ln2_b;          /* (d) final_layer_norm */
+  MorWeight w_up, b_up;            /* (ffn, d), (ffn) fc1 */
+  MorWeight w_down, b_down;        /* (d, ffn), (d) fc2 */
 } Layer;
 
 struct _MorEncoder {
@@ -38,12 +28,12 @@ struct _MorEncoder {
   MorGguf *gguf;
   MorEncoderConfig config;
   MorMel *mel;                  /* the log-mel front end for num_mel_bins */
-  Weight conv1_w, conv1_b;      /* (d, n_mel, 3) F16/BF16/F32, (d) */
-  Weight conv2_w, conv2_b;      /* (d, d, 3), (d) */
-  Weight pos;                   /* (max_source_positions, d) sinusoids */
+  MorWeight conv1_w, conv1_b;      /* (d, n_mel, 3) F16/BF16/F32, (d) */
+  MorWeight conv2_w, conv2_b;      /* (d, d, 3), (d) */
+  MorWeight pos;                   /* (max_source_positions, d) sinusoids */
   Layer *layers;                /* encoder_layers */
-  Weight post_w, post_b;        /* (d) ln_post */
-  Weight fc_w, fc_b;            /* (output_dim, d), (output_dim) proj */
+  MorWeight post_w, post_b;        /* (d) ln_post */
+  MorWeight fc_w, fc_b;            /* (output_dim, d), (output_dim) proj */
 };
 
 /* ---- loading ---- */
@@ -106,51 +96,9 @@ read_config (MorGguf *g, MorEncoderConfig *c, GError **error)
   return TRUE;
 }
 
-static gboolean
-upload (MorEncoder *enc, Weight *w, const void *data, guint64 size, GError **error)
-{
-  /* Rounded up: the matrix kernels read weights in 8- and 16-byte words. */
-  return (w->buf = mor_vk_buffer_new (enc->dev, (size + 15) / 16 * 16, MOR_VK_MEMORY_DEVICE, error)) &&
-         mor_vk_buffer_upload (w->buf, 0, data, size, error);
-}
-
-/* A matrix [rows, cols] of any type, uploaded as stored. */
-static gboolean
-load_matrix (MorEncoder *enc, Weight *w, const char *name, guint32 rows, guint32 cols, GError **error)
-{
-  guint64 ne[2] = { cols, rows };
-  if (!mor_gguf_check_tensor (enc->gguf, name, 2, ne, &w->t, error))
-    return FALSE;
-  w->type = w->t->type;
-  w->rows = rows;
-  w->cols = cols;
-  w->host = w->t->data;
-  return upload (enc, w, w->t->data, w->t->size, error);
-}
-
-/* A vector of @n as f32: [n], or [1, n] as llama.cpp stores conv biases. */
-static gboolean
-load_vector (MorEncoder *enc, Weight *w, const char *name, guint32 n, GError **error)
-{
-  const MorGgufTensor *t = mor_gguf_find_tensor (enc->gguf, name);
-  guint64 ne[2] = { 1, n };
-  gboolean column = t && t->n_dims == 2 && t->ne[0] == 1;
-  if (!mor_gguf_check_tensor (enc->gguf, name, column ? 2 : 1, column ? ne : ne + 1, &w->t, error))
-    return FALSE;
-  w->type = MOR_TYPE_F32;
-  w->rows = 1;
-  w->cols = n;
-  w->host = w->t->data;
-  if (w->t->type != MOR_TYPE_F32) {
-    w->host = w->owned = g_new (float, n);
-    mor_ref_dequantize_row (w->t->type, w->t->data, w->owned, n);
-  }
-  return upload (enc, w, w->host, (guint64) n * 4, error);
-}
-
 /* A Conv1d weight (out, in, K) of a type the conv op reads. */
 static gboolean
-load_conv (MorEncoder *enc, Weight *w, const char *name, guint32 out, guint32 in, guint32 k, GError **error)
+load_conv (MorEncoder *enc, MorWeight *w, const char *name, guint32 out, guint32 in, guint32 k, GError **error)
 {
   guint64 ne[3] = { k, in, out };
   if (!mor_gguf_check_tensor (enc->gguf, name, 3, ne, &w->t, error))
@@ -165,14 +113,7 @@ load_conv (MorEncoder *enc, Weight *w, const char *name, guint32 out, guint32 in
   w->rows = out;
   w->cols = in * k;
   w->host = w->t->data;
-  return upload (enc, w, w->t->data, w->t->size, error);
-}
-
-static void
-weight_clear (Weight *w)
-{
-  g_clear_pointer (&w->buf, mor_vk_buffer_free);
-  g_clear_pointer (&w->owned, g_free);
+  return mor_weight_upload (w, enc->dev, w->t->data, w->t->size, error);
 }
 
 void
@@ -182,16 +123,16 @@ mor_encoder_free (MorEncoder *enc)
     return;
   for (guint32 l = 0; enc->layers && l < enc->config.encoder_layers; l++) {
     Layer *L = &enc->layers[l];
-    Weight *all[] = { &L->ln1_w, &L->ln1_b, &L->wq, &L->bq, &L->wk, &L->wv, &L->bv, &L->wo, &L->bo,
+    MorWeight *all[] = { &L->ln1_w, &L->ln1_b, &L->wq, &L->bq, &L->wk, &L->wv, &L->bv, &L->wo, &L->bo,
                       &L->ln2_w, &L->ln2_b, &L->w_up, &L->b_up, &L->w_down, &L->b_down };
     for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-      weight_clear (all[i]);
+      mor_weight_clear (all[i]);
   }
   g_free (enc->layers);
-  Weight *all[] = { &enc->conv1_w, &enc->conv1_b, &enc->conv2_w, &enc->conv2_b, &enc->pos,
+  MorWeight *all[] = { &enc->conv1_w, &enc->conv1_b, &enc->conv2_w, &enc->conv2_b, &enc->pos,
                     &enc->post_w, &enc->post_b, &enc->fc_w, &enc->fc_b };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-    weight_clear (all[i]);
+    mor_weight_clear (all[i]);
   mor_mel_free (enc->mel);
   g_clear_pointer (&enc->gguf, mor_gguf_unref);
   g_clear_pointer (&enc->dev, mor_vk_device_unref);
@@ -239,8 +180,9 @@ mor_encoder_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
                  c->output_dim);
     return NULL;
   }
-  if (!load_matrix (enc, &enc->fc_w, "mm.a.fc.weight", c->output_dim ? c->output_dim : 1, d, error) ||
-      !load_vector (enc, &enc->fc_b, "mm.a.fc.bias", c->output_dim, error))
+  MorVkDevice *dv = enc->dev;
+  if (!mor_weight_load_matrix (&enc->fc_w, dv, gguf, "mm.a.fc.weight", c->output_dim ? c->output_dim : 1, d, error) ||
+      !mor_weight_load_vector (&enc->fc_b, dv, gguf, "mm.a.fc.bias", c->output_dim, FALSE, error))
     return NULL;
 
   /* The sinusoid table: rows of d, at least the n_window positions of a chunk. */
@@ -255,19 +197,19 @@ mor_encoder_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
                  c->max_source_positions, c->n_window);
     return NULL;
   }
-  Weight *p = &enc->pos;
+  MorWeight *p = &enc->pos;
   p->type = MOR_TYPE_F32;
   p->rows = c->max_source_positions;
   p->cols = d;
   p->host = p->owned = g_new (float, (gsize) p->rows * d);
   mor_ref_dequantize_row (p->t->type, p->t->data, p->owned, (guint64) p->rows * d);
-  if (!upload (enc, p, p->owned, (guint64) p->rows * d * 4, error))
+  if (!mor_weight_upload (p, enc->dev, p->owned, (guint64) p->rows * d * 4, error))
     return NULL;
 
   if (!load_conv (enc, &enc->conv1_w, "a.conv1d.1.weight", d, nm, 3, error) ||
-      !load_vector (enc, &enc->conv1_b, "a.conv1d.1.bias", d, error) ||
+      !mor_weight_load_vector (&enc->conv1_b, dv, gguf, "a.conv1d.1.bias", d, FALSE, error) ||
       !load_conv (enc, &enc->conv2_w, "a.conv1d.2.weight", d, d, 3, error) ||
-      !load_vector (enc, &enc->conv2_b, "a.conv1d.2.bias", d, error))
+      !mor_weight_load_vector (&enc->conv2_b, dv, gguf, "a.conv1d.2.bias", d, FALSE, error))
     return NULL;
   enc->layers = g_new0 (Layer, c->encoder_layers);
   for (guint32 l = 0; l < c->encoder_layers; l++) {
@@ -275,13 +217,13 @@ mor_encoder_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
 #define M(field, suffix, rows, cols)                                                       \
     G_STMT_START {                                                                          \
       g_autofree char *tname = g_strdup_printf ("a.blk.%u.%s", l, suffix);                  \
-      if (!load_matrix (enc, &L->field, tname, rows, cols, error))                          \
+      if (!mor_weight_load_matrix (&L->field, dv, gguf, tname, rows, cols, error))          \
         return NULL;                                                                        \
     } G_STMT_END
 #define V(field, suffix, n)                                                                 \
     G_STMT_START {                                                                          \
       g_autofree char *tname = g_strdup_printf ("a.blk.%u.%s", l, suffix);                  \
-      if (!load_vector (enc, &L->field, tname, n, error))                                   \
+      if (!mor_weight_load_vector (&L->field, dv, gguf, tname, n, FALSE, error))            \
         return NULL;                                                                        \
     } G_STMT_END
     V (ln1_w, "ln1.weight", d);
@@ -302,8 +244,8 @@ mor_encoder_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
 #undef M
 #undef V
   }
-  if (!load_vector (enc, &enc->post_w, "a.post_ln.weight", d, error) ||
-      !load_vector (enc, &enc->post_b, "a.post_ln.bias", d, error))
+  if (!mor_weight_load_vector (&enc->post_w, dv, gguf, "a.post_ln.weight", d, FALSE, error) ||
+      !mor_weight_load_vector (&enc->post_b, dv, gguf, "a.post_ln.bias", d, FALSE, error))
     return NULL;
   if (!(enc->mel = mor_mel_new (dev, nm, error)))
     return NULL;
@@ -361,7 +303,7 @@ struct _MorEncoderSession {
 };
 
 static MorVkView
-wview (const Weight *w)
+wview (const MorWeight *w)
 {
   if (!w || !w->buf)
     return (MorVkView) { NULL, 0, 0 };
@@ -370,7 +312,7 @@ wview (const Weight *w)
 
 /* F.linear: y = W·x + b for n rows. */
 static void
-linear (MorVkStream *st, const Weight *w, const Weight *b, MorVkView x, MorVkView y, guint32 n)
+linear (MorVkStream *st, const MorWeight *w, const MorWeight *b, MorVkView x, MorVkView y, guint32 n)
 {
   mor_op_matmul (st, w->type, wview (w), x, wview (b), y, w->rows, w->cols, n);
 }
@@ -689,7 +631,7 @@ mor_encoder_encode (MorEncoder *enc, const float *samples, guint64 n, guint32 *n
 /* ---- the C reference ---- */
 
 static void
-ref_linear (const Weight *w, const Weight *b, const float *x, float *y, guint32 n)
+ref_linear (const MorWeight *w, const MorWeight *b, const float *x, float *y, guint32 n)
 {
   mor_ref_matmul (w->type, w->host, x, b ? b->host : NULL, y, w->rows, w->cols, n);
 }

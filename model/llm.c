@@ -6,27 +6,19 @@
 #include <string.h>
 
 #include "ops.h"
+#include "weight.h"
 
 G_DEFINE_QUARK (mor-llm-error-quark, mor_llm_error)
 
-/* A weight: the tensor in the mapped file and its copy on the device. 1-D
- * tensors (norms, biases) are always uploaded as f32. */
 typedef struct {
-  const MorGgufTensor *t;   /* in the file; NULL: absent (an optional bias) */
-  MorType type;             /* as uploaded */
-  guint32 rows, cols;       /* [rows, cols], cols contiguous; a vector is [1, cols] */
-  MorVkBuffer *buf;
-} Weight;
-
-typedef struct {
-  Weight attn_norm;             /* (hidden) */
-  Weight wq, bq;                /* (n_heads·head_dim, hidden), (n_heads·head_dim) */
-  Weight wk, bk;                /* (n_kv_heads·head_dim, hidden), (n_kv_heads·head_dim) */
-  Weight wv, bv;                /* like wk, bk */
-  Weight wo;                    /* (hidden, n_heads·head_dim), no bias */
-  Weight ffn_norm;              /* (hidden) */
-  Weight wg, wu;                /* (intermediate, hidden) */
-  Weight wd;                    /* (hidden, intermediate) */
+  MorWeight attn_norm;             /* (hidden) */
+  MorWeight wq, bq;                /* (n_heads·head_dim, hidden), (n_heads·head_dim) */
+  MorWeight wk, bk;                /* (n_kv_heads·head_dim, hidden), (n_kv_heads·head_dim) */
+  MorWeight wv, bv;                /* like wk, bk */
+  MorWeight wo;                    /* (hidden, n_heads·head_dim), no bias */
+  MorWeight ffn_norm;              /* (hidden) */
+  MorWeight wg, wu;                /* (intermediate, hidden) */
+  MorWeight wd;                    /* (hidden, intermediate) */
 } Layer;
 
 struct _MorLlm {
@@ -35,8 +27,8 @@ struct _MorLlm {
   MorLlmConfig config;
   const MorGgufTensor *token_embd; /* (vocab, hidden), read on the host for input rows */
   Layer *layers;                /* num_hidden_layers */
-  Weight output_norm;           /* (hidden) */
-  Weight output;                /* (vocab, hidden): output.weight or token_embd */
+  MorWeight output_norm;           /* (hidden) */
+  MorWeight output;                /* (vocab, hidden): output.weight or token_embd */
   MorVkBuffer *inv_freq;        /* (rope_dim / 2) RoPE frequencies */
 };
 
@@ -135,37 +127,12 @@ read_config (MorGguf *g, MorLlmConfig *c, GError **error)
 
 /* Checks tensor @name is [rows, cols] (a vector when rows == 0) and uploads it. */
 static gboolean
-load_weight (MorLlm *llm, Weight *w, const char *name, guint32 rows, guint32 cols, gboolean optional,
+load_weight (MorLlm *llm, MorWeight *w, const char *name, guint32 rows, guint32 cols, gboolean optional,
              GError **error)
 {
-  guint64 ne[2] = { cols, rows };
-  guint32 n_dims = rows ? 2 : 1;
-  if (optional && !mor_gguf_find_tensor (llm->gguf, name))
-    return TRUE;
-  if (!mor_gguf_check_tensor (llm->gguf, name, n_dims, ne, &w->t, error))
-    return FALSE;
-  w->rows = rows ? rows : 1;
-  w->cols = cols;
-  w->type = w->t->type;
-  if (n_dims == 1 && w->type != MOR_TYPE_F32) {
-    /* Norms and biases are f32 in the ops; convert the odd file that stores them otherwise. */
-    g_autofree float *f = g_new (float, cols);
-    mor_ref_dequantize_row (w->type, w->t->data, f, cols);
-    w->type = MOR_TYPE_F32;
-    if (!(w->buf = mor_vk_buffer_new (llm->dev, cols * 4, MOR_VK_MEMORY_DEVICE, error)))
-      return FALSE;
-    return mor_vk_buffer_upload (w->buf, 0, f, cols * 4, error);
-  }
-  /* Rounded up: the matrix-vector kernel reads weights in 16-byte words. */
-  if (!(w->buf = mor_vk_buffer_new (llm->dev, (w->t->size + 15) / 16 * 16, MOR_VK_MEMORY_DEVICE, error)))
-    return FALSE;
-  return mor_vk_buffer_upload (w->buf, 0, w->t->data, w->t->size, error);
-}
-
-static void
-weight_clear (Weight *w)
-{
-  g_clear_pointer (&w->buf, mor_vk_buffer_free);
+  if (rows == 0)
+    return mor_weight_load_vector (w, llm->dev, llm->gguf, name, cols, optional, error);
+  return mor_weight_load_matrix (w, llm->dev, llm->gguf, name, rows, cols, error);
 }
 
 void
@@ -175,14 +142,14 @@ mor_llm_free (MorLlm *llm)
     return;
   for (guint32 l = 0; llm->layers && l < llm->config.num_hidden_layers; l++) {
     Layer *L = &llm->layers[l];
-    Weight *all[] = { &L->attn_norm, &L->wq, &L->bq, &L->wk, &L->bk, &L->wv, &L->bv, &L->wo,
+    MorWeight *all[] = { &L->attn_norm, &L->wq, &L->bq, &L->wk, &L->bk, &L->wv, &L->bv, &L->wo,
                       &L->ffn_norm, &L->wg, &L->wu, &L->wd };
     for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-      weight_clear (all[i]);
+      mor_weight_clear (all[i]);
   }
   g_free (llm->layers);
-  weight_clear (&llm->output_norm);
-  weight_clear (&llm->output);
+  mor_weight_clear (&llm->output_norm);
+  mor_weight_clear (&llm->output);
   g_clear_pointer (&llm->inv_freq, mor_vk_buffer_free);
   g_clear_pointer (&llm->gguf, mor_gguf_unref);
   g_clear_pointer (&llm->dev, mor_vk_device_unref);
@@ -284,22 +251,14 @@ mor_llm_embed_token (MorLlm *llm, guint32 id, float *out)
 
 /* ---- the forward pass ---- */
 
-static MorVkView
-wview (const Weight *w)
-{
-  if (!w || !w->buf)
-    return (MorVkView) { NULL, 0, 0 };
-  return mor_vk_view (w->buf);
-}
-
 /* y = W·x + b for n rows: matrix-vector for one row (decode), else matrix-matrix. */
 static void
-linear (MorVkStream *st, const Weight *w, const Weight *b, MorVkView x, MorVkView y, guint32 n)
+linear (MorVkStream *st, const MorWeight *w, const MorWeight *b, MorVkView x, MorVkView y, guint32 n)
 {
   if (n == 1)
-    mor_op_matvec (st, w->type, wview (w), x, wview (b), y, w->rows, w->cols, 1);
+    mor_op_matvec (st, w->type, mor_weight_view (w), x, mor_weight_view (b), y, w->rows, w->cols, 1);
   else
-    mor_op_matmul (st, w->type, wview (w), x, wview (b), y, w->rows, w->cols, n);
+    mor_op_matmul (st, w->type, mor_weight_view (w), x, mor_weight_view (b), y, w->rows, w->cols, n);
 }
 
 /* Records the forward pass of n rows (n <= n_batch) starting at the position
@@ -321,7 +280,7 @@ record_forward (MorLlmSession *s, MorVkStream *st, guint32 n, gboolean all_logit
     const Layer *L = &llm->layers[l];
     MorVkView kc = mor_vk_view (s->kcache[l]), vc = mor_vk_view (s->vcache[l]);
     // Qwen2Attention: xb = RMSNorm(x); q,k,v = W·xb + b
-    mor_op_rms_norm (st, r->x, wview (&L->attn_norm), r->xb, n, dim, c->rms_norm_eps);
+    mor_op_rms_norm (st, r->x, mor_weight_view (&L->attn_norm), r->xb, n, dim, c->rms_norm_eps);
     linear (st, &L->wq, &L->bq, r->xb, r->q, n);
     linear (st, &L->wk, &L->bk, r->xb, r->k, n);
     linear (st, &L->wv, &L->bv, r->xb, r->v, n);
@@ -338,7 +297,7 @@ record_forward (MorLlmSession *s, MorVkStream *st, guint32 n, gboolean all_logit
     linear (st, &L->wo, NULL, r->att, r->xb, n);
     mor_op_binary (st, MOR_BINARY_ADD, r->x, r->xb, r->x, n, dim, MOR_BROADCAST_NONE);
     // Qwen2MLP: down(silu(gate(xb)) · up(xb)), residual
-    mor_op_rms_norm (st, r->x, wview (&L->ffn_norm), r->xb, n, dim, c->rms_norm_eps);
+    mor_op_rms_norm (st, r->x, mor_weight_view (&L->ffn_norm), r->xb, n, dim, c->rms_norm_eps);
     linear (st, &L->wg, NULL, r->xb, r->hb, n);
     linear (st, &L->wu, NULL, r->xb, r->hb2, n);
     mor_op_swiglu (st, r->hb, r->hb2, r->hb, n * ff);
@@ -346,7 +305,7 @@ record_forward (MorLlmSession *s, MorVkStream *st, guint32 n, gboolean all_logit
     mor_op_binary (st, MOR_BINARY_ADD, r->x, r->xb, r->x, n, dim, MOR_BROADCAST_NONE);
   }
   // model.norm, then lm_head
-  mor_op_rms_norm (st, r->x, wview (&llm->output_norm), r->hidden, n, dim, c->rms_norm_eps);
+  mor_op_rms_norm (st, r->x, mor_weight_view (&llm->output_norm), r->hidden, n, dim, c->rms_norm_eps);
   if (all_logits) {
     linear (st, &llm->output, NULL, r->hidden, r->logits, n);
   } else {
@@ -620,30 +579,10 @@ mor_llm_session_get_embedding (MorLlmSession *s, guint32 row)
 
 /* ---- the C reference ---- */
 
-static const void *
-wdata (const Weight *w, float **f32)
-{
-  /* 1-D weights may have been converted to f32 at load: convert again here. */
-  if (w->t->type == w->type)
-    return w->t->data;
-  *f32 = g_new (float, w->cols);
-  mor_ref_dequantize_row (w->t->type, w->t->data, *f32, w->cols);
-  return *f32;
-}
-
 static void
-ref_linear (const Weight *w, const Weight *b, const float *x, float *y, guint32 n)
+ref_linear (const MorWeight *w, const MorWeight *b, const float *x, float *y, guint32 n)
 {
-  g_autofree float *wf = NULL, *bf = NULL;
-  const void *wd = wdata (w, &wf);
-  const float *bd = b && b->t ? wdata (b, &bf) : NULL;
-  mor_ref_matmul (w->type, wd, x, bd, y, w->rows, w->cols, n);
-}
-
-static const float *
-ref_vec (const Weight *w, float **tmp)
-{
-  return wdata (w, tmp);
+  mor_ref_matmul (w->type, w->host, x, b && b->t ? b->host : NULL, y, w->rows, w->cols, n);
 }
 
 gboolean
@@ -673,8 +612,7 @@ mor_llm_reference_forward (MorLlm *llm, const guint32 *ids, guint32 n, float *lo
     mor_llm_embed_token (llm, ids[i], x + (gsize) i * dim);
   for (guint32 l = 0; l < c->num_hidden_layers; l++) {
     const Layer *L = &llm->layers[l];
-    g_autofree float *t1 = NULL, *t2 = NULL;
-    mor_ref_rms_norm (x, ref_vec (&L->attn_norm, &t1), xb, n, dim, c->rms_norm_eps);
+    mor_ref_rms_norm (x, L->attn_norm.host, xb, n, dim, c->rms_norm_eps);
     ref_linear (&L->wq, &L->bq, xb, q, n);
     ref_linear (&L->wk, &L->bk, xb, k, n);
     ref_linear (&L->wv, &L->bv, xb, v, n);
@@ -685,15 +623,14 @@ mor_llm_reference_forward (MorLlm *llm, const guint32 *ids, guint32 n, float *lo
     mor_ref_attention_cached (q, kc, vc, 0, att, n, n, nh, nkv, hd, scale, MOR_TYPE_F32);
     ref_linear (&L->wo, NULL, att, xb, n);
     mor_ref_binary (MOR_BINARY_ADD, x, xb, x, n, dim, MOR_BROADCAST_NONE);
-    mor_ref_rms_norm (x, ref_vec (&L->ffn_norm, &t2), xb, n, dim, c->rms_norm_eps);
+    mor_ref_rms_norm (x, L->ffn_norm.host, xb, n, dim, c->rms_norm_eps);
     ref_linear (&L->wg, NULL, xb, hb, n);
     ref_linear (&L->wu, NULL, xb, hb2, n);
     mor_ref_swiglu (hb, hb2, hb, n * ff);
     ref_linear (&L->wd, NULL, hb, xb, n);
     mor_ref_binary (MOR_BINARY_ADD, x, xb, x, n, dim, MOR_BROADCAST_NONE);
   }
-  g_autofree float *t3 = NULL;
-  mor_ref_rms_norm (x, ref_vec (&llm->output_norm, &t3), h, n, dim, c->rms_norm_eps);
+  mor_ref_rms_norm (x, llm->output_norm.host, h, n, dim, c->rms_norm_eps);
   if (logits)
     ref_linear (&llm->output, NULL, h, logits, n);
   if (hidden)
