@@ -295,8 +295,6 @@ gst_mor_thinker_class_init (GstMorThinkerClass *klass)
   gst_element_class_set_static_metadata (element_class, "mor thinker", "Filter/Text/Metadata",
       "Answers utterances with a thinking-in-speaking LLM: response and reasoning tokens on two pads",
       "mor developers");
-  gst_element_class_add_static_metadata (element_class, GST_ELEMENT_METADATA_DOC_URI, GST_PACKAGE_ORIGIN
-                                         "/blob/main/docs/elements.md#morthinker");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_mor_thinker_change_state);
   element_class->set_context = GST_DEBUG_FUNCPTR (gst_mor_thinker_set_context);
   gst_type_mark_as_plugin_api (gst_mor_thinker_schedule_get_type (), 0);
