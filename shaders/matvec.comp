@@ -19,7 +19,9 @@
 // storage-buffer access is a loop over the 8 SIMD lanes, one scalar load per
 // lane and component, so the cost is per component, whatever its width; a
 // uvec4 moves 16 bytes in 4 of them where 16-bit loads need 8. On GPUs a
-// uvec4 per invocation is the widest coalesced load. Quant blocks are not
+// uvec4 per invocation is the widest coalesced load. (Even so, storage
+// buffers cap this kernel near 1 GB/s on llvmpipe; texel buffers would make
+// it 10× faster: docs/performance.md.) Quant blocks are not
 // 16-byte aligned (34, 18, 210 bytes), so a group is read as the units that
 // cover it and shifted into block-aligned words (load_group below), unless
 // ALIGNED_GROUPS says every group starts on a unit.
@@ -84,10 +86,9 @@ layout(push_constant) uniform Push {
 
 #include "reduce.glsl"
 
-// Arrays are locals passed as parameters, not globals: after inlining NIR
-// turns local arrays with constant indices into registers, while global
-// ones stay in memory on llvmpipe (twice slower).
-// (Parameters have constant sizes: glslang mismatches spec-constant-sized ones.)
+// Arrays are locals passed as parameters: after inlining, NIR turns local
+// arrays read with constant indices into registers. (Parameters have
+// constant sizes: glslang mismatches spec-constant-sized ones.)
 #define MAX_VECS 8
 #define RAW_WORDS (4 * MAX_UNITS + 4)  // the units covering a group (+ a word shifted_word may touch)
 
@@ -95,8 +96,8 @@ layout(push_constant) uniform Push {
 uint shifted_word(uint raw[RAW_WORDS], uint j, uint s)
 {
     uint q = s / 4;
-    // constant indices only: a dynamically indexed local array becomes
-    // scratch memory on llvmpipe (one lane at a time)
+    // constant indices only: a dynamically indexed local array would leave
+    // the registers (see the note on acc in main)
     uint lo = q == 0 ? raw[j] : q == 1 ? raw[j + 1] : q == 2 ? raw[j + 2] : raw[j + 3];
     uint hi = q == 0 ? raw[j + 1] : q == 1 ? raw[j + 2] : q == 2 ? raw[j + 3] : raw[j + 4];
     return (s & 2) == 0 ? lo : (lo >> 16) | (hi << 16);
