@@ -140,7 +140,7 @@ void mor_op_rope (MorVkStream *s, MorRopeMode mode, MorVkView x, MorVkView inv_f
 void mor_ref_rope (MorRopeMode mode, const float *x, const float *inv_freq, guint32 pos0, float *y, guint32 n_tokens, guint32 n_heads, guint32 head_dim, guint32 rot_dim, guint32 n_rot_heads);
 /* inv_freq[i] = 1 / theta^(2i/rot_dim) for i < rot_dim/2, in fp32 as HF's default rope init computes it (the DiT stores its own, bf16-rounded: use those). */
 void mor_rope_inv_freq (float theta, guint32 rot_dim, float *inv_freq);
-/* matvec: y[v] = W·x[v] (+ b) for v < n_vecs (1..8); W [n_rows, n_cols] of @type (n_cols a multiple of 8 and of the block size; view padded to 16 bytes; any size: split into windows), x [n_vecs, n_cols], b [n_rows] or buf NULL, y [n_vecs, n_rows]. */
+/* matvec: y[v] = W·x[v] (+ b) for v < n_vecs (1..8); W [n_rows, n_cols] of @type (n_cols a multiple of 8 and of the block size; view padded to 16 bytes; any size: split into windows), x [n_vecs, n_cols] (offset a multiple of min_texel_align), b [n_rows] or buf NULL, y [n_vecs, n_rows]. */
 void mor_op_matvec (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView b, MorVkView y, guint32 n_rows, guint32 n_cols, guint32 n_vecs);
 void mor_ref_matvec (MorType type, const void *w, const float *x, const float *b, float *y, guint32 n_rows, guint32 n_cols, guint32 n_vecs);
 /* matmul: y[n] = W·x[n] (+ bias) for n < N tokens (F.linear); W [M, K] of @type (K a multiple of its block size; any size: split into windows; on CPU devices the fast path wants K % 4 == 0 and W's view padded to a multiple of 8 bytes), x [N, K], bias [M] or buf NULL, y [N, M]. */

@@ -1,12 +1,14 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_samplerless_texture_functions : require
 // Matrix × vector: y[v][r] = Σ_k W[r][k] · x[v][k] (+ b[r]), fp32 accumulation.
 //   PyTorch: torch.nn.functional.linear(x, W, b) for one token (HF nn.Linear in
 //   Qwen2Attention / Qwen2MLP / lm_head during decode), W dequantized on the fly.
-// Bindings: 0 W [n_rows, n_cols] in the type of DATA_A_<TYPE>, read as 16-byte
-//             units: the view must extend to a multiple of 16 bytes;
-//           1 x [n_vecs, n_cols] f32;
+// Bindings: 0 W [n_rows, n_cols] in the type of DATA_A_<TYPE>, a uniform texel
+//             buffer of 16-byte units (layout binding 8, see vk.h): the view
+//             extends to a multiple of 16 bytes;
+//           1 x [n_vecs, n_cols] f32, a texel buffer too (layout binding 9);
 //           2 b [n_rows] f32 (read only when has_bias);
 //           3 y [n_vecs, y_stride] f32 (this window's rows start at y[0]);
 //           this dispatch does vectors v0 .. v0 + NUM_VECS - 1.
@@ -15,13 +17,12 @@
 //   group g going to invocation g % BLOCK_SIZE, and each invocation keeps
 //   NUM_ROWS × NUM_VECS partial sums, reduced across the workgroup at the end.
 //
-// Why 16-byte units and not types.glsl's 16-bit loads: on llvmpipe every
-// storage-buffer access is a loop over the 8 SIMD lanes, one scalar load per
-// lane and component, so the cost is per component, whatever its width; a
-// uvec4 moves 16 bytes in 4 of them where 16-bit loads need 8. On GPUs a
-// uvec4 per invocation is the widest coalesced load. (Even so, storage
-// buffers cap this kernel near 1 GB/s on llvmpipe; texel buffers would make
-// it 10× faster: docs/performance.md.) Quant blocks are not
+// Why texel buffers of 16-byte units and not types.glsl's 16-bit storage
+// loads: on llvmpipe every storage-buffer access is a loop over the 8 SIMD
+// lanes, one scalar load per lane and component (about 20 cycles each, so
+// about 1 GB/s whatever the kernel), while a texel fetch gathers 16 bytes a
+// lane in a few vector instructions (10× faster). On GPUs a 16-byte fetch per
+// invocation is as wide as a load gets. Quant blocks are not
 // 16-byte aligned (34, 18, 210 bytes), so a group is read as the units that
 // cover it and shifted into block-aligned words (load_group below), unless
 // ALIGNED_GROUPS says every group starts on a unit.
@@ -36,8 +37,8 @@ layout(constant_id = 1) const uint NUM_ROWS = 4;        // rows per workgroup
 layout(constant_id = 2) const uint NUM_VECS = 1;        // vectors per dispatch (1..8)
 layout(local_size_x_id = 0) in;
 
-layout(std430, binding = 0) readonly buffer W { uvec4 w_units[]; };
-layout(std430, binding = 1) readonly buffer X { vec4 x4[]; };
+layout(binding = 8) uniform utextureBuffer w_units;  // binding 0 as a texel buffer
+layout(binding = 9) uniform utextureBuffer x_units;  // binding 1 as a texel buffer
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 
@@ -111,7 +112,7 @@ void load_group(uint b, out uint gw[GROUP_WORDS])
 #if ALIGNED_GROUPS
     {
         [[unroll]] for (uint u = 0; u < (GROUP_BYTES + 15) / 16; u++) {
-            uvec4 v = w_units[u0 + u];
+            uvec4 v = texelFetch(w_units, int(u0 + u));
             raw[4 * u] = v.x; raw[4 * u + 1] = v.y; raw[4 * u + 2] = v.z; raw[4 * u + 3] = v.w;
         }
         [[unroll]] for (uint j = 0; j < GROUP_WORDS; j++)
@@ -119,11 +120,11 @@ void load_group(uint b, out uint gw[GROUP_WORDS])
     }
 #else
     {
-        uint s = b % 16, last = w_units.length() - 1;
+        uint s = b % 16, last = uint(textureSize(w_units)) - 1;
         // the last unit may lie past the group (and past the binding): clamp
         raw[4 * MAX_UNITS] = 0;
         [[unroll]] for (uint u = 0; u < MAX_UNITS; u++) {
-            uvec4 v = w_units[min(u0 + u, last)];
+            uvec4 v = texelFetch(w_units, int(min(u0 + u, last)));
             raw[4 * u] = v.x; raw[4 * u + 1] = v.y; raw[4 * u + 2] = v.z; raw[4 * u + 3] = v.w;
         }
         [[unroll]] for (uint j = 0; j < GROUP_WORDS; j++)
@@ -303,7 +304,7 @@ void main()
     for (uint g = tid; g < n_groups; g += BLOCK_SIZE) {
         [[unroll]] for (uint v = 0; v < NUM_VECS; v++)
             [[unroll]] for (uint q = 0; q < GROUP_K / 4; q++)
-                XG(v, q) = x4[((p.v0 + v) * p.n_cols + g * GROUP_K) / 4 + q];
+                XG(v, q) = uintBitsToFloat(texelFetch(x_units, int(((p.v0 + v) * p.n_cols + g * GROUP_K) / 4 + q)));
         // a loop of unknown length: NIR would unroll a constant one, multiplying
         // the code by NUM_ROWS (llvmpipe then takes seconds to compile it)
         for (uint i = 0; i < rows_here; i++) {

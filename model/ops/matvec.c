@@ -15,7 +15,7 @@ typedef struct {
 G_STATIC_ASSERT (sizeof (MatvecPush) == 24);
 
 #define DESC(name) \
-  { #name, mor_spv_##name, &mor_spv_##name##_size, 4, 1u << 3, sizeof (MatvecPush) }
+  { #name, mor_spv_##name, &mor_spv_##name##_size, 4, 1u << 3, sizeof (MatvecPush), 0x3 /* W, x */ }
 
 /* Per type: [shared-memory reduction, subgroup reduction]; Q8_0 and Q4_0 also
  * have a variant reading eight blocks (16-byte aligned) per step, for one
@@ -41,17 +41,21 @@ static const struct {
 };
 
 /* Rows per window: all of them if W fits one binding, else the most that fit,
- * a multiple of the smallest row count that keeps each window's W, b and y
- * offsets multiples of min_storage_align (a power of two). 0: a row is too big. */
+ * a multiple of the smallest row count that keeps each window's W offset a
+ * multiple of min_texel_align and its b and y offsets multiples of
+ * min_storage_align (powers of two). 0: a row is too big. A texel binding may
+ * be larger than max_storage_range (2 GiB on lavapipe), but windows of at most
+ * that keep one path on every device (the windowed case is tested on lavapipe)
+ * and the shader's byte offsets in 32 bits. */
 static guint64
 window_rows (const MorVkDeviceInfo *info, guint64 row_bytes, guint64 n_rows)
 {
-  guint64 range = info->max_storage_range / 16 * 16, a = info->min_storage_align, step = 1;
-  if (n_rows * row_bytes <= range)
+  guint64 range = MIN (MIN (info->max_texel_bytes, info->max_storage_range), G_MAXUINT32) / 16 * 16, step = 1;
+  if ((n_rows * row_bytes + 15) / 16 * 16 <= range)
     return n_rows;
-  while ((step * row_bytes) % a != 0 || (step * 4) % a != 0)
+  while ((step * row_bytes) % info->min_texel_align != 0 || (step * 4) % info->min_storage_align != 0)
     step *= 2;
-  return range / row_bytes / step * step;
+  return (range - 16) / row_bytes / step * step;
 }
 
 /**
@@ -75,6 +79,7 @@ mor_op_matvec (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView
   g_return_if_fail (n_vecs >= 1 && n_vecs <= 8);
   g_return_if_fail (w.size >= (n_rows * row_bytes + 15) / 16 * 16);
   g_return_if_fail (x.size >= (guint64) n_vecs * n_cols * 4 && y.size >= (guint64) n_vecs * n_rows * 4);
+  g_return_if_fail (x.offset % mor_vk_device_get_info (mor_vk_stream_get_device (s))->min_texel_align == 0);
   g_return_if_fail (b.buf == NULL || b.size >= (guint64) n_rows * 4);
   guint t = 0;
   while (t < G_N_ELEMENTS (variants) && variants[t].type != type)
@@ -107,7 +112,7 @@ mor_op_matvec (MorVkStream *s, MorType type, MorVkView w, MorVkView x, MorVkView
     MorVkView bv = b.buf ? mor_vk_view_sub (b, r0 * 4, (guint64) n * 4) : x;
     guint32 gx, gy;
     mor_vk_grid (dev, n, spec[1], &gx, &gy);
-    MorVkView bind[] = { wv, x, bv, yv };
+    MorVkView bind[] = { wv, mor_vk_view_sub (x, 0, (guint64) n_vecs * n_cols * 4), bv, yv };
     for (guint32 v0 = 0; v0 < n_vecs; v0 += chunk) {
       MatvecPush pc = { n, n_cols, (guint32) row_bytes, n_rows, b.buf != NULL, v0 };
       mor_vk_stream_dispatch (s, desc, spec, G_N_ELEMENTS (spec), bind, &pc, gx, gy, 1);

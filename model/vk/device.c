@@ -353,6 +353,8 @@ fill_info (MorVkDevice *dev, const Features *ft)
   info->max_storage_range = lim->maxStorageBufferRange;
   info->max_buffer_size = m3.maxMemoryAllocationSize;
   info->min_storage_align = MAX (lim->minStorageBufferOffsetAlignment, 4);
+  info->max_texel_bytes = (guint64) lim->maxTexelBufferElements * 16;
+  info->min_texel_align = MAX (lim->minTexelBufferOffsetAlignment, 4);
   info->max_shared_memory = lim->maxComputeSharedMemorySize;
   info->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;
   for (int i = 0; i < 3; i++)
@@ -482,17 +484,19 @@ create_device (MorVkDevice *dev, GError **error)
   vkGetDeviceQueue (dev->device, dev->queue_family, 0, &dev->queue);
   fill_info (dev, &have);
 
-  VkDescriptorSetLayoutBinding b[MOR_VK_MAX_BINDINGS];
-  for (guint i = 0; i < MOR_VK_MAX_BINDINGS; i++)
+  /* bindings 0..7 storage buffers, 8..15 the same slots as uniform texel buffers */
+  VkDescriptorSetLayoutBinding b[2 * MOR_VK_MAX_BINDINGS];
+  for (guint i = 0; i < 2 * MOR_VK_MAX_BINDINGS; i++)
     b[i] = (VkDescriptorSetLayoutBinding) {
       .binding = i,
-      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .descriptorType = i < MOR_VK_TEXEL_BINDING ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER
+                                                 : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
       .descriptorCount = 1,
       .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     };
   VkDescriptorSetLayoutCreateInfo sl = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-    .bindingCount = MOR_VK_MAX_BINDINGS,
+    .bindingCount = 2 * MOR_VK_MAX_BINDINGS,
     .pBindings = b,
   };
   if (!mor_vk_check (vkCreateDescriptorSetLayout (dev->device, &sl, NULL, &dev->set_layout),

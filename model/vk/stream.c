@@ -30,6 +30,7 @@ struct _MorVkStream {
   GError *error;                 /* first error met while recording */
 
   GPtrArray *set_pools;          /* VkDescriptorPool, SETS_PER_POOL sets each */
+  GArray *texel_views;           /* VkBufferView of the recording's texel bindings */
   guint set_pool_used;           /* index of the pool being filled */
 
   /* Ranges read and written since the last barrier. */
@@ -48,6 +49,8 @@ free_resources (MorVkStream *s)
 {
   for (guint i = 0; s->set_pools && i < s->set_pools->len; i++)
     vkDestroyDescriptorPool (s->vd, g_ptr_array_index (s->set_pools, i), NULL);
+  for (guint i = 0; s->texel_views && i < s->texel_views->len; i++)
+    vkDestroyBufferView (s->vd, g_array_index (s->texel_views, VkBufferView, i), NULL);
   for (guint i = 0; s->query_pools && i < s->query_pools->len; i++)
     vkDestroyQueryPool (s->vd, g_ptr_array_index (s->query_pools, i), NULL);
   if (s->fence)
@@ -72,6 +75,7 @@ mor_vk_stream_new (MorVkDevice *dev, GError **error)
   s->dev = mor_vk_device_ref (dev);
   s->vd = mor_vk_device_get_handle (dev);
   s->set_pools = g_ptr_array_new ();
+  s->texel_views = g_array_new (FALSE, FALSE, sizeof (VkBufferView));
   s->query_pools = g_ptr_array_new ();
   s->dispatch_names = g_ptr_array_new ();
   s->reads = g_array_new (FALSE, FALSE, sizeof (Range));
@@ -114,6 +118,7 @@ mor_vk_stream_free (MorVkStream *s)
   g_ptr_array_free (s->dispatch_names, TRUE);
   g_array_free (s->reads, TRUE);
   g_array_free (s->writes, TRUE);
+  g_array_free (s->texel_views, TRUE);
   g_hash_table_destroy (s->profile_table);
   g_clear_error (&s->error);
   mor_vk_device_unref (s->dev);
@@ -158,6 +163,9 @@ mor_vk_stream_begin (MorVkStream *s)
   for (guint i = 0; i < s->set_pools->len; i++)
     vkResetDescriptorPool (s->vd, g_ptr_array_index (s->set_pools, i), 0);
   s->set_pool_used = 0;
+  for (guint i = 0; i < s->texel_views->len; i++)
+    vkDestroyBufferView (s->vd, g_array_index (s->texel_views, VkBufferView, i), NULL);
+  g_array_set_size (s->texel_views, 0);
   g_array_set_size (s->reads, 0);
   g_array_set_size (s->writes, 0);
   g_ptr_array_set_size (s->dispatch_names, 0);
@@ -214,12 +222,15 @@ alloc_set (MorVkStream *s)
   VkDescriptorSetLayout layout = mor_vk_device_get_set_layout (s->dev);
   for (;;) {
     if (s->set_pool_used == s->set_pools->len) {
-      VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * MOR_VK_MAX_BINDINGS };
+      VkDescriptorPoolSize sizes[] = {
+        { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * MOR_VK_MAX_BINDINGS },
+        { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * MOR_VK_MAX_BINDINGS },
+      };
       VkDescriptorPoolCreateInfo ci = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = SETS_PER_POOL,
-        .poolSizeCount = 1,
-        .pPoolSizes = &size,
+        .poolSizeCount = G_N_ELEMENTS (sizes),
+        .pPoolSizes = sizes,
       };
       VkDescriptorPool pool;
       GError *err = NULL;
@@ -287,13 +298,20 @@ mor_vk_stream_dispatch (MorVkStream *s, const MorVkPipelineDesc *desc,
                     groups_z <= info->max_workgroup_count[2]);
   Range ranges[MOR_VK_MAX_BINDINGS];
   VkDescriptorBufferInfo bufs[MOR_VK_MAX_BINDINGS];
+  VkBufferView views[MOR_VK_MAX_BINDINGS];
   VkWriteDescriptorSet writes[MOR_VK_MAX_BINDINGS];
   for (guint i = 0; i < desc->n_bindings; i++) {
     const MorVkView *v = &bindings[i];
     g_return_if_fail (v->buf != NULL && v->size > 0);
-    g_return_if_fail (v->offset % info->min_storage_align == 0);
-    g_return_if_fail (v->size <= info->max_storage_range);
     g_return_if_fail (v->offset + v->size <= v->buf->size);
+    if (desc->texel_mask >> i & 1) {
+      g_return_if_fail (!(desc->write_mask >> i & 1));
+      g_return_if_fail (v->offset % info->min_texel_align == 0 && v->size % 16 == 0);
+      g_return_if_fail (v->size <= info->max_texel_bytes);
+    } else {
+      g_return_if_fail (v->offset % info->min_storage_align == 0);
+      g_return_if_fail (v->size <= info->max_storage_range);
+    }
     ranges[i] = (Range) { v->buf->buffer, v->offset, v->offset + v->size };
     bufs[i] = (VkDescriptorBufferInfo) { v->buf->buffer, v->offset, v->size };
   }
@@ -308,15 +326,32 @@ mor_vk_stream_dispatch (MorVkStream *s, const MorVkPipelineDesc *desc,
   VkDescriptorSet set = alloc_set (s);
   if (!set)
     return;
-  for (guint i = 0; i < desc->n_bindings; i++)
+  for (guint i = 0; i < desc->n_bindings; i++) {
+    gboolean texel = desc->texel_mask >> i & 1;
+    if (texel) {
+      VkBufferViewCreateInfo vi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = bufs[i].buffer,
+        .format = VK_FORMAT_R32G32B32A32_UINT,
+        .offset = bufs[i].offset,
+        .range = bufs[i].range,
+      };
+      if (!mor_vk_check (vkCreateBufferView (s->vd, &vi, NULL, &views[i]), "vkCreateBufferView", &err)) {
+        mor_vk_stream_set_error (s, err);
+        return;
+      }
+      g_array_append_val (s->texel_views, views[i]);
+    }
     writes[i] = (VkWriteDescriptorSet) {
       .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
       .dstSet = set,
-      .dstBinding = i,
+      .dstBinding = texel ? MOR_VK_TEXEL_BINDING + i : i,
       .descriptorCount = 1,
-      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-      .pBufferInfo = &bufs[i],
+      .descriptorType = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .pBufferInfo = texel ? NULL : &bufs[i],
+      .pTexelBufferView = texel ? &views[i] : NULL,
     };
+  }
   vkUpdateDescriptorSets (s->vd, desc->n_bindings, writes, 0, NULL);
 
   track (s, ranges, desc->n_bindings, desc->write_mask);

@@ -38,6 +38,7 @@ typedef enum {
 } MorVkError;
 
 #define MOR_VK_MAX_BINDINGS 8  /* storage buffers per dispatch (one layout for all) */
+#define MOR_VK_TEXEL_BINDING 8 /* layout bindings 8..15: the same views as uniform texel buffers */
 #define MOR_VK_MAX_PUSH 128    /* bytes of push constants (the Vulkan minimum) */
 #define MOR_VK_MAX_SPEC 8      /* specialization constants per pipeline */
 
@@ -49,6 +50,8 @@ typedef struct {
   guint64 max_storage_range;       /* bytes one storage-buffer binding may cover */
   guint64 max_buffer_size;         /* bytes of one VkBuffer / allocation */
   guint64 min_storage_align;       /* binding offsets are multiples of this */
+  guint64 max_texel_bytes;         /* bytes one texel-buffer binding may cover (16-byte texels) */
+  guint64 min_texel_align;         /* texel-buffer binding offsets are multiples of this */
   guint32 max_shared_memory;       /* bytes of shared memory per workgroup */
   guint32 max_workgroup_invocations;
   guint32 max_workgroup_count[3];
@@ -137,6 +140,9 @@ typedef struct {
   guint32 n_bindings;        /* storage buffers 0..n-1: inputs first, output last */
   guint32 write_mask;        /* bit i set: binding i is written */
   guint32 push_size;         /* bytes of push constants */
+  guint32 texel_mask;        /* bit i set: binding i is read-only, bound as a uniform texel
+                              * buffer of 16-byte texels (R32G32B32A32_UINT) at layout
+                              * binding MOR_VK_TEXEL_BINDING + i (see mor_vk_stream_dispatch) */
 } MorVkPipelineDesc;
 
 typedef struct _MorVkPipeline MorVkPipeline;
@@ -160,6 +166,12 @@ void mor_vk_stream_begin (MorVkStream *s);
 
 /* Records one dispatch of @desc over @groups workgroups. @bindings[i] is bound
  * to binding i (each view at most max_storage_range bytes, aligned offset).
+ * A binding in desc->texel_mask is bound instead to MOR_VK_TEXEL_BINDING + i as
+ * a uniform texel buffer (GLSL `utextureBuffer`, texelFetch() returns a uvec4):
+ * its view is a multiple of 16 bytes, at most max_texel_bytes, its offset a
+ * multiple of min_texel_align. On llvmpipe a texel fetch gathers 16 bytes per
+ * lane in a few instructions, where a storage-buffer load loops over the lanes
+ * one component at a time (about 10× slower for weight streaming).
  * Errors (pipeline creation) are kept and reported by mor_vk_stream_end(). */
 void mor_vk_stream_dispatch (MorVkStream *s, const MorVkPipelineDesc *desc,
                              const guint32 *spec, guint n_spec,
