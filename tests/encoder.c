@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/harness.h"
 #include "encoder.h"
 #include "mkmodel.h"
 
@@ -388,25 +389,11 @@ test_shapes (void)
   g_assert_error (error, MOR_GGUF_ERROR, MOR_GGUF_ERROR_TYPE);
 }
 
-static void
-close_device (void)
-{
-  g_clear_pointer (&device, mor_vk_device_unref);
-}
-
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_autoptr (GError) error = NULL;
-  device = mor_vk_device_open (NULL, &error);
-  if (!device) {
-    if (g_getenv ("CI"))
-      g_error ("No Vulkan device under CI: %s", error->message);
-    g_printerr ("SKIP: no usable Vulkan device: %s\n", error->message);
-    return 77;
-  }
-  atexit (close_device);
+  harness_init (&argc, &argv);
+  device = harness_device ();
   g_test_add_func ("/encoder/n-rows", test_n_rows);
   g_test_add_data_func ("/encoder/forward/f32", GINT_TO_POINTER (MOR_TYPE_F32), check_forward);
   g_test_add_data_func ("/encoder/forward/f16", GINT_TO_POINTER (MOR_TYPE_F16), check_forward);

@@ -9,6 +9,7 @@
 
 #include <glib/gstdio.h>
 
+#include "ops/harness.h"
 #include "mel.h"
 
 #define N_MELS 128
@@ -471,21 +472,14 @@ static void
 close_all (void)
 {
   g_clear_pointer (&mel, mor_mel_free);
-  g_clear_pointer (&device, mor_vk_device_unref);
 }
 
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  harness_init (&argc, &argv);
+  device = harness_device ();
   g_autoptr (GError) error = NULL;
-  device = mor_vk_device_open (NULL, &error);
-  if (!device) {
-    if (g_getenv ("CI"))
-      g_error ("No Vulkan device under CI: %s", error->message);
-    g_printerr ("SKIP: no usable Vulkan device: %s\n", error->message);
-    return 77;
-  }
   mel = mor_mel_new (device, N_MELS, &error);
   g_assert_no_error (error);
   atexit (close_all);
