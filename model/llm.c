@@ -316,12 +316,6 @@ record_forward (MorLlmSession *s, MorVkStream *st, guint32 n, gboolean all_logit
 
 /* ---- sessions ---- */
 
-static gboolean
-alloc (MorVkArena *a, guint64 size, MorVkView *v, GError **error)
-{
-  return mor_vk_arena_alloc (a, size, v, error);
-}
-
 void
 mor_llm_session_free (MorLlmSession *s)
 {
@@ -404,20 +398,20 @@ mor_llm_session_new (MorLlm *llm, guint32 n_ctx, GError **error)
   RunState *r = &s->r;
   if (!(s->device_arena = mor_vk_arena_new (llm->dev, dev_size, MOR_VK_MEMORY_DEVICE, error)) ||
       !(s->host_arena = mor_vk_arena_new (llm->dev, host_size, MOR_VK_MEMORY_HOST, error)) ||
-      !alloc (s->device_arena, (guint64) nb * dim * 4, &r->x, error) ||
-      !alloc (s->device_arena, (guint64) nb * dim * 4, &r->xb, error) ||
-      !alloc (s->device_arena, (guint64) nb * q_dim * 4, &r->q, error) ||
-      !alloc (s->device_arena, (guint64) nb * kv_dim * 4, &r->k, error) ||
-      !alloc (s->device_arena, (guint64) nb * kv_dim * 4, &r->v, error) ||
-      !alloc (s->device_arena, (guint64) nb * q_dim * 4, &r->att, error) ||
-      !alloc (s->device_arena, (guint64) nb * ff * 4, &r->hb, error) ||
-      !alloc (s->device_arena, (guint64) nb * ff * 4, &r->hb2, error) ||
-      !alloc (s->device_arena, scratch, &r->scratch, error) ||
-      !alloc (s->host_arena, (guint64) nb * dim * 4, &r->in, error) ||
-      !alloc (s->host_arena, 4, &r->pos, error) ||
-      !alloc (s->host_arena, (guint64) nb * dim * 4, &r->hidden, error) ||
-      !alloc (s->host_arena, (guint64) dim * 4, &r->last, error) ||
-      !alloc (s->host_arena, (guint64) s->n_logit_rows * c->vocab_size * 4, &r->logits, error))
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * dim * 4, &r->x, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * dim * 4, &r->xb, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * q_dim * 4, &r->q, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * kv_dim * 4, &r->k, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * kv_dim * 4, &r->v, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * q_dim * 4, &r->att, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * ff * 4, &r->hb, error) ||
+      !mor_vk_arena_alloc (s->device_arena, (guint64) nb * ff * 4, &r->hb2, error) ||
+      !mor_vk_arena_alloc (s->device_arena, scratch, &r->scratch, error) ||
+      !mor_vk_arena_alloc (s->host_arena, (guint64) nb * dim * 4, &r->in, error) ||
+      !mor_vk_arena_alloc (s->host_arena, 4, &r->pos, error) ||
+      !mor_vk_arena_alloc (s->host_arena, (guint64) nb * dim * 4, &r->hidden, error) ||
+      !mor_vk_arena_alloc (s->host_arena, (guint64) dim * 4, &r->last, error) ||
+      !mor_vk_arena_alloc (s->host_arena, (guint64) s->n_logit_rows * c->vocab_size * 4, &r->logits, error))
     return NULL;
 
   if (!(s->decode = mor_vk_stream_new (llm->dev, error)) || !(s->prefill = mor_vk_stream_new (llm->dev, error)))

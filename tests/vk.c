@@ -99,7 +99,8 @@ static void
 test_arena (void)
 {
   g_autoptr (MorVkDevice) dev = open_default ();
-  guint64 align = mor_vk_device_get_info (dev)->min_storage_align;
+  const MorVkDeviceInfo *info = mor_vk_device_get_info (dev);
+  guint64 align = MAX (info->min_storage_align, info->min_texel_align);
   g_autoptr (GError) error = NULL;
   g_autoptr (MorVkArena) arena = mor_vk_arena_new (dev, 4 * align, MOR_VK_MEMORY_DEVICE, &error);
   g_assert_no_error (error);

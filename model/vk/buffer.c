@@ -255,11 +255,14 @@ mor_vk_arena_new (MorVkDevice *dev, guint64 size, MorVkMemory kind, GError **err
   return arena;
 }
 
-/* Carves @size bytes, aligned for binding, out of @arena into @view. */
+/* Carves @size bytes out of @arena into @view, its offset aligned for a storage
+ * or texel binding. */
 gboolean
 mor_vk_arena_alloc (MorVkArena *arena, guint64 size, MorVkView *view, GError **error)
 {
-  guint64 align = mor_vk_device_get_info (arena->buf->dev)->min_storage_align;
+  /* Aligned for either kind of binding: a view may be read as a texel buffer. */
+  const MorVkDeviceInfo *info = mor_vk_device_get_info (arena->buf->dev);
+  guint64 align = MAX (info->min_storage_align, info->min_texel_align);
   guint64 start = (arena->used + align - 1) / align * align;
   if (start > arena->buf->size || size > arena->buf->size - start) {
     g_set_error (error, MOR_VK_ERROR, MOR_VK_ERROR_OUT_OF_MEMORY,
