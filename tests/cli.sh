@@ -46,6 +46,7 @@ if gst-launch-1.0 -q audiotestsrc num-buffers=30 samplesperbuffer=1600 ! \
   check "mkmodel encoder" "$mor" mkmodel --kind encoder --preset tiny --type f32 -o "$dir/enc.gguf"
   check "encode a WAV file" "$mor" encode --model "$dir/enc.gguf" "$dir/a.wav" -o "$dir/emb.npy"
   check "encoder rows are [75, 256] float32" test "$(stat -c %s "$dir/emb.npy")" -eq $((128 + 75 * 256 * 4))
+  check "bench encoder on 1 s" "$mor" bench encoder --model "$dir/enc.gguf" --seconds 1
   gst-launch-1.0 -q audiotestsrc num-buffers=3 ! audio/x-raw,rate=44100,channels=1,format=S16LE ! wavenc ! \
     filesink location="$dir/cd.wav" 2>/dev/null
   refuse "mel refuses another sample rate" 1 "16000 Hz" "$mor" mel "$dir/cd.wav" -o "$dir/x.npy"

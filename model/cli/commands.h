@@ -14,6 +14,7 @@ int mor_cli_encode (int argc, char **argv);
 int mor_cli_bench (int argc, char **argv);
 int mor_cli_bench_thinker (int argc, char **argv);
 int mor_cli_bench_kernels (int argc, char **argv);
+int mor_cli_bench_encoder (int argc, char **argv);
 
 /* Prints @error (if any) and the option help to stderr; returns 2. */
 int mor_cli_usage (GOptionContext *ctx, GError *error);

@@ -16,16 +16,18 @@ static const struct {
   { "logits", mor_cli_logits, "logits of every position as .npy" },
   { "mel", mor_cli_mel, "the log-mel features of a 16 kHz WAV file as .npy" },
   { "encode", mor_cli_encode, "the audio encoder's rows for a 16 kHz WAV file as .npy" },
-  { "bench", mor_cli_bench, "measure speed against the memory roofline: `mor bench kernels|thinker`" },
+  { "bench", mor_cli_bench, "measure speed against the memory roofline: `mor bench kernels|thinker|encoder`" },
 };
 
-/* `mor bench WHAT`: the benchmarks, each against a roofline measured in the same run. */
+/* `mor bench WHAT`: the benchmarks; each reports against a reference measured in the
+ * same run where one exists (the host memory bandwidth for kernels and thinker). */
 static const struct {
   const char *name;
   int (*run) (int argc, char **argv);
 } benches[] = {
   { "thinker", mor_cli_bench_thinker },
   { "kernels", mor_cli_bench_kernels },
+  { "encoder", mor_cli_bench_encoder },
 };
 
 int
