@@ -16,7 +16,7 @@ static const struct {
   { "logits", mor_cli_logits, "logits of every position as .npy" },
   { "mel", mor_cli_mel, "the log-mel features of a 16 kHz WAV file as .npy" },
   { "encode", mor_cli_encode, "the audio encoder's rows for a 16 kHz WAV file as .npy" },
-  { "bench", mor_cli_bench, "measure speed against the memory roofline: `mor bench kernels|thinker|encoder`" },
+  { "bench", mor_cli_bench, "measure speed: `mor bench kernels|thinker|encoder`" },
 };
 
 /* `mor bench WHAT`: the benchmarks; each reports against a reference measured in the
