@@ -20,26 +20,19 @@ Needs python3 with numpy and a Vulkan device; no torch, no transformers.
 Exit status 77 (skip) where encoder-golden finds no device (never under CI).
 """
 
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
-GOLDEN = os.path.join(HERE, "encoder")
-MAKE = os.environ.get("MOR_MAKE_CHECKPOINT") or os.path.join(ROOT, "tests", "convert", "make_checkpoint.py")
-CONVERT = os.environ.get("MOR_CONVERT_HF") or os.path.join(ROOT, "model", "convert", "convert_hf.py")
-TOOL = os.environ.get("MOR_ENCODER_GOLDEN")
+import golden_common  # not "from …": unittest would collect the base class as a test
+
+GOLDEN = os.path.join(golden_common.HERE, "encoder")
 
 # The shard holding thinker.audio_tower.* and the config the golden rows were
 # computed from (make_checkpoint.py at the time, encoder/README.md).
-CHECKPOINT_SHA256 = {
+ENCODER_SHA256 = {
     "model-00001-of-00002.safetensors": "932a9157187e96ae8f13485c02251df8b4e0d4c82a89fad88c1b946e3c39aa9b",
 }
 
@@ -68,59 +61,23 @@ def signal(n, seed, peak_s):
     return x.astype(np.float32)
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-
-
-class Encoder(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        if not TOOL:
-            raise unittest.SkipTest("MOR_ENCODER_GOLDEN is not set (run through meson test)")
-        cls.tmp = tempfile.mkdtemp(prefix="mor-golden-encoder-")
-        try:
-            cls.prepare()
-        except BaseException:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+class Encoder(golden_common.GoldenCase):
+    TOOL_ENV = "MOR_ENCODER_GOLDEN"
+    PART = "encoder"
+    README = "tests/golden/encoder/README.md"
+    CHECKPOINT_SHA256 = ENCODER_SHA256
 
     @classmethod
     def prepare(cls):
-        cls.ckpt = os.path.join(cls.tmp, "ckpt")
-        r = run([sys.executable, MAKE, cls.ckpt])
-        assert r.returncode == 0, f"make_checkpoint.py failed: {r.stderr}"
-        r = run([sys.executable, CONVERT, cls.ckpt, "--outdir", os.path.join(cls.tmp, "gguf"), "--outtype", "f32",
-                 "--parts", "encoder", "-q"])
-        assert r.returncode == 0, f"convert_hf.py failed: {r.stderr}"
         xs = []
         for n, (seed, peak) in SIGNALS.items():
             xs.append(os.path.join(cls.tmp, f"x_{n}.npy"))
             np.save(xs[-1], signal(n, seed, peak))
         cls.out = os.path.join(cls.tmp, "out")
-        r = run([TOOL, os.path.join(cls.tmp, "gguf", "encoder.gguf"), cls.out] + xs)
-        if r.returncode == 77:
-            print(r.stderr.strip(), file=sys.stderr)
-            sys.exit(77)
-        assert r.returncode == 0, f"encoder-golden failed ({r.returncode}): {r.stderr}"
-
-    @classmethod
-    def tearDownClass(cls):
-        if hasattr(cls, "tmp"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.run_tool([cls.gguf, cls.out] + xs)
 
     def load(self, name):
         return np.load(os.path.join(self.out, name))
-
-    def test_checkpoint(self):
-        for name, want in CHECKPOINT_SHA256.items():
-            self.assertEqual(sha256(os.path.join(self.ckpt, name)), want,
-                             f"make_checkpoint.py writes another {name} than the golden rows were made from: "
-                             "make them again (tests/golden/encoder/README.md)")
 
     def test_mel(self):
         """128-band features: an fp32 STFT (torch's as libmor's) errs by ~1e-7 of a frame's

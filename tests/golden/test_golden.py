@@ -17,28 +17,21 @@ Needs python3 with numpy and a Vulkan device; no torch, no transformers.
 Exit status 77 (skip) where thinker-golden finds no device (never under CI).
 """
 
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
-GOLDEN = os.path.join(HERE, "thinker")
-MAKE = os.environ.get("MOR_MAKE_CHECKPOINT") or os.path.join(ROOT, "tests", "convert", "make_checkpoint.py")
-CONVERT = os.environ.get("MOR_CONVERT_HF") or os.path.join(ROOT, "model", "convert", "convert_hf.py")
-TOOL = os.environ.get("MOR_THINKER_GOLDEN")
+import golden_common  # not "from …": unittest would collect the base class as a test
+
+GOLDEN = os.path.join(golden_common.HERE, "thinker")
 
 # sha256 of the files of the checkpoint that the golden values were computed
 # from (make_checkpoint.py at the time, README.md): the thinker's shard and the
 # tokenizer. If make_checkpoint.py changes them, the golden values must be
 # made again, as README.md says.
-CHECKPOINT_SHA256 = {
+THINKER_SHA256 = {
     "model-00001-of-00002.safetensors": "932a9157187e96ae8f13485c02251df8b4e0d4c82a89fad88c1b946e3c39aa9b",
     "vocab.json": "a3e79a973bc81dedfcae0cece8d8bf755faeadef821debc9b5abf6736468b96c",
     "merges.txt": "d6a2a5756708b212cf6d211ed04c033cced4844f989486a85e5d426bc843c02f",
@@ -50,52 +43,22 @@ CHECKPOINT_SHA256 = {
 RTOL = 2e-5
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-
-
-class Thinker(unittest.TestCase):
+class Thinker(golden_common.GoldenCase):
     """One checkpoint, one conversion, one run of thinker-golden for all the checks."""
 
-    @classmethod
-    def setUpClass(cls):
-        if not TOOL:
-            raise unittest.SkipTest("MOR_THINKER_GOLDEN is not set (run through meson test)")
-        cls.tmp = tempfile.mkdtemp(prefix="mor-golden-")
-        try:
-            cls.prepare()
-        except BaseException:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
+    TOOL_ENV = "MOR_THINKER_GOLDEN"
+    PART = "thinker"
+    README = "tests/golden/README.md"
+    CHECKPOINT_SHA256 = THINKER_SHA256
 
     @classmethod
     def prepare(cls):
-        cls.ckpt = os.path.join(cls.tmp, "ckpt")
-        r = run([sys.executable, MAKE, cls.ckpt])
-        assert r.returncode == 0, f"make_checkpoint.py failed: {r.stderr}"
-        r = run([sys.executable, CONVERT, cls.ckpt, "--outdir", os.path.join(cls.tmp, "gguf"), "--outtype", "f32",
-                 "--parts", "thinker", "-q"])
-        assert r.returncode == 0, f"convert_hf.py failed: {r.stderr}"
         cls.gold = {n: np.load(os.path.join(GOLDEN, n + ".npy"))
                     for n in ("ids", "logits", "hidden", "greedy", "greedy_logits")}
         cls.out = os.path.join(cls.tmp, "out")
-        r = run([TOOL, os.path.join(cls.tmp, "gguf", "thinker.gguf"), os.path.join(GOLDEN, "ids.npy"),
-                 str(len(cls.gold["greedy"])), cls.out, os.path.join(GOLDEN, "prompt.txt")])
-        if r.returncode == 77:
-            print(r.stderr.strip(), file=sys.stderr)
-            sys.exit(77)
-        assert r.returncode == 0, f"thinker-golden failed ({r.returncode}): {r.stderr}"
+        cls.run_tool([cls.gguf, os.path.join(GOLDEN, "ids.npy"), str(len(cls.gold["greedy"])), cls.out,
+                      os.path.join(GOLDEN, "prompt.txt")])
         cls.got = {n[:-4]: np.load(os.path.join(cls.out, n)) for n in os.listdir(cls.out)}
-
-    @classmethod
-    def tearDownClass(cls):
-        if hasattr(cls, "tmp"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def close(self, name, got, want, what):
         """got ≈ want within RTOL of max |want|; the worst element is named on failure."""
@@ -111,21 +74,6 @@ class Thinker(unittest.TestCase):
                              f"{name} ({what}): max |Δ| {diff.max():.3g} > {RTOL:g} × {scale:.3g} at "
                              f"[{', '.join(map(str, worst))}]: got {got[worst]!r}, golden {want[worst]!r}; "
                              f"max |Δ| per row: {np.array2string(diff.max(axis=-1), precision=2)}")
-
-    def test_checkpoint(self):
-        """make_checkpoint.py still writes what the golden values were computed from, deterministically."""
-        for name, want in CHECKPOINT_SHA256.items():
-            self.assertEqual(sha256(os.path.join(self.ckpt, name)), want,
-                             f"make_checkpoint.py writes another {name} than the golden values were made from: "
-                             "make them again (tests/golden/README.md)")
-        again = os.path.join(self.tmp, "again")
-        r = run([sys.executable, MAKE, again])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        for name in sorted(os.listdir(self.ckpt)):
-            if name == "spk_dict.pt":
-                continue    # a zip with the time of writing in it; not used by the thinker
-            with open(os.path.join(self.ckpt, name), "rb") as a, open(os.path.join(again, name), "rb") as b:
-                self.assertEqual(a.read(), b.read(), f"{name} differs between two runs of make_checkpoint.py")
 
     def test_tokenizer(self):
         """libmor's tokenizer encodes the golden prompt text to the ids transformers' Qwen2Tokenizer gave."""
