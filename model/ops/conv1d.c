@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conv1d: PyTorch nn.Conv1d over [n_batch, channels, time], dispatch and C reference. */
 #include "ops.h"
+#include "conv_gemm.h"
 
 #include "mor-spv.h"
 
@@ -22,22 +23,21 @@ static const MorVkPipelineDesc conv1d_direct_f32 = CONV1D_DESC (conv1d_direct_f3
 static const MorVkPipelineDesc conv1d_direct_f16 = CONV1D_DESC (conv1d_direct_f16);
 static const MorVkPipelineDesc conv1d_direct_bf16 = CONV1D_DESC (conv1d_direct_bf16);
 
-/* Tiles (BM output channels × BN time steps) of the implicit GEMM, 256
- * invocations of 4 × 4 outputs each (conv_gemm.glsl, BK = 16). */
-static const guint32 conv1d_tiles[][2] = { { 64, 64 }, { 32, 128 }, { 16, 256 }, { 128, 32 } };
-
 /* Below this many output channels per group a tile would be mostly padding:
  * one invocation per output instead (depthwise convolutions). */
 #define CONV1D_DIRECT_MAX_C_OUT_G 4
 
-/* The tile that wastes the least work on an m × n output and fits in shared memory. */
-static void
-conv1d_pick_tile (const MorVkDeviceInfo *info, guint32 m, guint32 n, guint32 *bm, guint32 *bn)
+/* Tiles (BM output channels × BN outputs) of conv_gemm.glsl, 256 invocations of
+ * 4 × 4 outputs each (BK = 16). */
+static const guint32 conv_gemm_tiles[][2] = { { 64, 64 }, { 32, 128 }, { 16, 256 }, { 128, 32 } };
+
+void
+mor_conv_gemm_pick_tile (const MorVkDeviceInfo *info, guint32 m, guint32 n, guint32 *bm, guint32 *bn)
 {
   guint64 best = G_MAXUINT64;
   *bm = *bn = 64;
-  for (guint i = 0; i < G_N_ELEMENTS (conv1d_tiles); i++) {
-    guint64 tm = conv1d_tiles[i][0], tn = conv1d_tiles[i][1];
+  for (guint i = 0; i < G_N_ELEMENTS (conv_gemm_tiles); i++) {
+    guint64 tm = conv_gemm_tiles[i][0], tn = conv_gemm_tiles[i][1];
     guint64 work = (m + tm - 1) / tm * tm * ((n + tn - 1) / tn * tn);
     if (16 * (tm + 1 + tn) * 4 <= info->max_shared_memory && work < best) {
       best = work;
@@ -103,7 +103,7 @@ mor_op_conv1d (MorVkStream *s, const MorConv1d *c, MorType w_type, MorVkView x, 
                             spec, G_N_ELEMENTS (spec), b, &pc, gx, gy, 1);
     return;
   }
-  conv1d_pick_tile (info, pc.c_out_g, t_out, &bm, &bn);
+  mor_conv_gemm_pick_tile (info, pc.c_out_g, t_out, &bm, &bn);
   pc.tiles_n = (t_out + bn - 1) / bn;
   pc.n_tiles = pc.tiles_n * ((pc.c_out_g + bm - 1) / bm);
   g_return_if_fail (c->n_batch * c->groups <= info->max_workgroup_count[2]);

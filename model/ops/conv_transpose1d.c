@@ -2,6 +2,7 @@
 /* conv_transpose1d: PyTorch nn.ConvTranspose1d (dilation 1) over [n_batch,
  * channels, time], dispatch and C reference. */
 #include "ops.h"
+#include "conv_gemm.h"
 
 #include "mor-spv.h"
 
@@ -17,27 +18,6 @@ G_STATIC_ASSERT (sizeof (ConvTranspose1dPush) == 48);
   { #name, mor_spv_##name, &mor_spv_##name##_size, 4, 1u << 3, sizeof (ConvTranspose1dPush) }
 static const MorVkPipelineDesc conv_transpose1d_f32 = CONV_TRANSPOSE1D_DESC (conv_transpose1d_f32);
 static const MorVkPipelineDesc conv_transpose1d_f16 = CONV_TRANSPOSE1D_DESC (conv_transpose1d_f16);
-
-/* Tiles (BM output channels × BN outputs of one phase), 256 invocations of
- * 4 × 4 outputs (conv_gemm.glsl, BK = 16). */
-static const guint32 conv_transpose1d_tiles[][2] = { { 64, 64 }, { 32, 128 }, { 16, 256 }, { 128, 32 } };
-
-/* The tile that wastes the least work on an m × n output and fits in shared memory. */
-static void
-conv_transpose1d_pick_tile (const MorVkDeviceInfo *info, guint32 m, guint32 n, guint32 *bm, guint32 *bn)
-{
-  guint64 best = G_MAXUINT64;
-  *bm = *bn = 64;
-  for (guint i = 0; i < G_N_ELEMENTS (conv_transpose1d_tiles); i++) {
-    guint64 tm = conv_transpose1d_tiles[i][0], tn = conv_transpose1d_tiles[i][1];
-    guint64 work = (m + tm - 1) / tm * tm * ((n + tn - 1) / tn * tn);
-    if (16 * (tm + 1 + tn) * 4 <= info->max_shared_memory && work < best) {
-      best = work;
-      *bm = (guint32) tm;
-      *bn = (guint32) tn;
-    }
-  }
-}
 
 guint32
 mor_conv_transpose1d_out_length (const MorConvTranspose1d *c)
@@ -75,7 +55,7 @@ mor_op_conv_transpose1d (MorVkStream *s, const MorConvTranspose1d *c, MorType w_
   /* Outputs per phase: at most ceil(t_out / stride). */
   guint32 n_phase = (t_out + c->stride - 1) / c->stride;
   guint32 bm, bn;
-  conv_transpose1d_pick_tile (info, c_out_g, n_phase, &bm, &bn);
+  mor_conv_gemm_pick_tile (info, c_out_g, n_phase, &bm, &bn);
   guint32 tiles_n = (n_phase + bn - 1) / bn;
   ConvTranspose1dPush pc = { c_in_g, c_out_g, c->groups, c->length, t_out, c->kernel_size, c->stride, c->padding,
                              (c->kernel_size + c->stride - 1) / c->stride, bias.buf != NULL,
