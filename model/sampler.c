@@ -401,3 +401,13 @@ mor_sampler_sample (MorSampler *s, const float *logits, const gint32 *history, g
   *logprob = (float) ((narrowed ? (double) pick_v - max : log (pick_v)) - log (z));
   return pick;
 }
+
+guint32
+mor_sampler_argmax (const float *logits, guint32 n)
+{
+  guint32 best = 0;
+  for (guint32 i = 1; i < n; i++)
+    if (logits[i] > logits[best] || (isnan (logits[best]) && !isnan (logits[i])))
+      best = i;
+  return best;
+}

@@ -97,4 +97,8 @@ void mor_sampler_set_seed (MorSampler *s, guint64 seed);
 gint32 mor_sampler_sample (MorSampler *s, const float *logits, const gint32 *history, gsize n_history,
                            const MorSamplerMask *mask, float *logprob);
 
+/* The index of the largest of @n logits, the lowest on ties (torch.argmax,
+ * greedy decoding without penalties or masks); NaN never wins. */
+guint32 mor_sampler_argmax (const float *logits, guint32 n);
+
 G_END_DECLS

@@ -8,6 +8,7 @@
 
 #include "ops/harness.h"
 #include "llm.h"
+#include "sampler.h"
 #include "mkmodel.h"
 
 static MorVkDevice *device;
@@ -31,16 +32,6 @@ load (MorGguf *g)
   MorLlm *llm = mor_llm_load (device, g, &error);
   g_assert_no_error (error);
   return llm;
-}
-
-static guint32
-argmax (const float *x, guint32 n)
-{
-  guint32 best = 0;
-  for (guint32 i = 1; i < n; i++)
-    if (x[i] > x[best])
-      best = i;
-  return best;
 }
 
 static void
@@ -81,7 +72,7 @@ check_forward (gconstpointer data)
       max_err = MAX (max_err, fabs (got[j] - want[(gsize) i * c->vocab_size + j]));
     for (guint32 j = 0; j < c->hidden_size; j++)
       max_h = MAX (max_h, fabs (got_h[j] - want_h[(gsize) i * c->hidden_size + j]));
-    g_assert_cmpuint (argmax (got, c->vocab_size), ==, argmax (want + (gsize) i * c->vocab_size, c->vocab_size));
+    g_assert_cmpuint (mor_sampler_argmax (got, c->vocab_size), ==, mor_sampler_argmax (want + (gsize) i * c->vocab_size, c->vocab_size));
   }
   /* fp32 everywhere; logits are O(1): a different summation order costs ~1e-6. */
   g_test_message ("%s: max |Δlogit| %.3g, max |Δhidden| %.3g", mor_type_name (type), max_err, max_h);
@@ -109,7 +100,7 @@ test_decode_matches_reforward (void)
   for (guint32 t = 0; t < steps; t++) {
     const float *l = mor_llm_session_get_logits (s, mor_llm_session_n_rows (s) - 1);
     memcpy (step_logits + (gsize) t * c->vocab_size, l, c->vocab_size * 4);
-    ids[prompt + t] = argmax (l, c->vocab_size);
+    ids[prompt + t] = mor_sampler_argmax (l, c->vocab_size);
     if (t + 1 < steps)
       g_assert_true (mor_llm_session_decode (s, ids[prompt + t], &error));
     g_assert_no_error (error);
@@ -126,7 +117,7 @@ test_decode_matches_reforward (void)
     const float *a = step_logits + (gsize) t * c->vocab_size;
     const float *b = mor_llm_session_get_logits (full, prompt - 1 + t);
     const float *r = ref + (gsize) (prompt - 1 + t) * c->vocab_size;
-    g_assert_cmpuint (argmax (b, c->vocab_size), ==, ids[prompt + t]);
+    g_assert_cmpuint (mor_sampler_argmax (b, c->vocab_size), ==, ids[prompt + t]);
     for (guint32 j = 0; j < c->vocab_size; j++) {
       max_err = MAX (max_err, fabs (a[j] - b[j]));
       max_ref = MAX (max_ref, fabs (a[j] - r[j]));

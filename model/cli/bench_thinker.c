@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "llm.h"
+#include "sampler.h"
 #include "roofline.h"
 
 /* Bytes the decode reads per token from weights: every tensor of the GPU
@@ -20,16 +21,6 @@ decode_weight_bytes (MorGguf *g, gboolean tied)
       total += t->size;
   }
   return total;
-}
-
-static guint32
-argmax (const float *x, guint32 n)
-{
-  guint32 best = 0;
-  for (guint32 i = 1; i < n; i++)
-    if (x[i] > x[best])
-      best = i;
-  return best;
 }
 
 int
@@ -77,12 +68,12 @@ mor_cli_bench_thinker (int argc, char **argv)
   if (!mor_llm_session_prefill (s, ids, NULL, NULL, prompt, FALSE, &error))
     return mor_cli_fail (error);
   double prefill_s = (g_get_monotonic_time () - t0) / 1e6;
-  guint32 next = argmax (mor_llm_session_get_logits (s, mor_llm_session_n_rows (s) - 1), c->vocab_size);
+  guint32 next = mor_sampler_argmax (mor_llm_session_get_logits (s, mor_llm_session_n_rows (s) - 1), c->vocab_size);
   t0 = g_get_monotonic_time ();
   for (gint i = 0; i < gen; i++) {
     if (!mor_llm_session_decode (s, next, &error))
       return mor_cli_fail (error);
-    next = argmax (mor_llm_session_get_logits (s, 0), c->vocab_size);
+    next = mor_sampler_argmax (mor_llm_session_get_logits (s, 0), c->vocab_size);
   }
   double decode_s = (g_get_monotonic_time () - t0) / 1e6;
 

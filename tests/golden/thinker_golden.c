@@ -23,6 +23,7 @@
  * Exit status 77 (skip) without a Vulkan device, except under CI. */
 #include "gguf.h"
 #include "llm.h"
+#include "sampler.h"
 #include "npy.h"
 #include "tokenizer.h"
 
@@ -30,16 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static guint32
-argmax (const float *x, guint32 n)
-{
-  guint32 best = 0;
-  for (guint32 i = 1; i < n; i++)
-    if (x[i] > x[best])
-      best = i;
-  return best;
-}
 
 static gboolean
 save_f32 (const char *dir, const char *name, guint64 rows, guint64 cols, const float *data, GError **error)
@@ -119,7 +110,7 @@ run (const char *model_path, const char *ids_path, guint32 n_new, const char *ou
   const float *row = logits + (gsize) (n - 1) * V;
   while (m < n_new) {
     memcpy (step_logits + (gsize) m * V, row, V * sizeof (float));
-    guint32 t = argmax (row, V);
+    guint32 t = mor_sampler_argmax (row, V);
     seq[n + m++] = t;
     if (t == eos || m == n_new)
       break;
