@@ -70,4 +70,40 @@ const char *const *mor_mkmodel_encoder_shapes (void);
  * Returns: (transfer full): a writer ready to write, or NULL. */
 MorGgufWriter *mor_mkmodel_encoder (const MorEncoderShape *shape, MorType type, guint64 seed, GError **error);
 
+/* The shape of a talker file (docs/model-format.md "talker.gguf"): the talker
+ * (talker_config), the token2wav DiT with its ECAPA-TDNN (dit_config), BigVGAN
+ * (bigvgan_config) and the speakers. Lists of sizes end at their first 0. */
+typedef struct {
+  const char *name;             /* "tiny", "qwen2.5-omni-3b", "qwen2.5-omni-7b" */
+  /* talker_config */
+  guint32 vocab_size, embedding_size, hidden_size, intermediate_size, num_hidden_layers;
+  guint32 num_attention_heads, num_key_value_heads, head_dim, max_position_embeddings;
+  guint32 codec_pad, codec_start, codec_end, codec_mask;  /* tts_codec_*_token_id */
+  guint32 text_start, text_end, text_pad;                 /* tts_text_*_token_id (thinker vocabulary) */
+  guint32 audio_token_index;    /* 0: the id of <|AUDIO|> in the tiny thinker's vocabulary */
+  /* dit_config */
+  guint32 dit_hidden_size, dit_num_hidden_layers, dit_num_attention_heads, dit_head_dim, ff_mult, emb_dim;
+  guint32 num_embeds, mel_dim, enc_emb_dim, enc_dim, block_size, enc_attention_channels, enc_res2net_scale;
+  guint32 enc_se_channels;
+  guint32 n_look_ahead, look_ahead_layers[4], n_look_backward, look_backward_layers[4];
+  guint32 enc_channels[8], enc_kernel_sizes[8], enc_dilations[8];
+  /* bigvgan_config (resblock dilations [1, 3, 5] for every kernel, as released) */
+  guint32 upsample_initial_channel, upsample_rates[8], upsample_kernel_sizes[8], resblock_kernel_sizes[4];
+  guint32 ref_mel_frames;       /* frames of each speaker's reference mel */
+} MorTalkerShape;
+
+/* The talker shape named @name, or NULL. */
+const MorTalkerShape *mor_mkmodel_talker_shape (const char *name);
+/* The names of all talker shapes, NULL-terminated. */
+const char *const *mor_mkmodel_talker_shapes (void);
+
+/* A talker.gguf in mor's layout as the converter writes it: the talker's 2-D
+ * weights of @type (vectors F32), everything t2w.* and spk.* F32, two speakers
+ * (Chelsie, the default, and Ethan) with their cond, reference mel and thinker
+ * bos row, and talker.text_embd (the thinker rows of tts_text_start, _end,
+ * _pad); drawn from @seed. Fails with MOR_GGUF_ERROR_TYPE when a row length is
+ * not a multiple of @type's block size.
+ * Returns: (transfer full): a writer ready to write, or NULL. */
+MorGgufWriter *mor_mkmodel_talker (const MorTalkerShape *shape, MorType type, guint64 seed, GError **error);
+
 G_END_DECLS

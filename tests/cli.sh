@@ -55,6 +55,10 @@ else
   echo "# SKIP: no audiotestsrc/wavenc to make a WAV file"
 fi
 
+check "mkmodel talker" "$mor" mkmodel --kind talker --preset tiny --type q8_0 -o "$dir/talker.gguf"
+check "info lists the talker's speakers" sh -c "'$mor' info '$dir/talker.gguf' | grep -q 'mor.speakers.names.*Chelsie'"
+refuse "mkmodel names unknown kinds" 2 "unknown --kind" "$mor" mkmodel --kind vocoder -o "$dir/x.gguf"
+
 echo "not a model" > "$dir/bad.gguf"
 refuse "info refuses a non-GGUF file" 1 "not a GGUF file" "$mor" info "$dir/bad.gguf"
 refuse "info names a missing file" 1 "missing.gguf" "$mor" info "$dir/missing.gguf"

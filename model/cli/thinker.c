@@ -136,7 +136,7 @@ mor_cli_mkmodel (int argc, char **argv)
   g_autofree char *kind = NULL, *preset = NULL, *type_name = NULL, *out = NULL;
   gint64 seed = 1;
   GOptionEntry entries[] = {
-    { "kind", 0, 0, G_OPTION_ARG_STRING, &kind, "What to make: thinker (default) or encoder", "KIND" },
+    { "kind", 0, 0, G_OPTION_ARG_STRING, &kind, "What to make: thinker (default), encoder, or talker (talker, DiT, ECAPA, BigVGAN and speakers)", "KIND" },
     { "preset", 'p', 0, G_OPTION_ARG_STRING, &preset, "Shape: tiny (default), qwen2.5-0.5b (thinker), qwen2.5-omni-3b, qwen2.5-omni-7b", "NAME" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Type of the 2-D weights: f32, f16 (default), bf16, q8_0, q4_0, q4_K, q6_K", "TYPE" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Random seed (default 1)", "N" },
@@ -153,22 +153,35 @@ mor_cli_mkmodel (int argc, char **argv)
     fprintf (stderr, "mor mkmodel: unknown --type “%s”\n", type_name);
     return 2;
   }
-  gboolean encoder = kind && strcmp (kind, "encoder") == 0;
-  if (kind && !encoder && strcmp (kind, "thinker") != 0) {
-    fprintf (stderr, "mor mkmodel: unknown --kind “%s” (this build makes: thinker, encoder)\n", kind);
+  /* Each kind: its shapes and its writer, through one signature. */
+  static const struct {
+    const char *name;
+    const void *(*shape) (const char *name);
+    const char *const *(*shapes) (void);
+    MorGgufWriter *(*make) (const void *shape, MorType type, guint64 seed, GError **error);
+  } kinds[] = {
+    { "thinker", (const void *(*) (const char *)) mor_mkmodel_thinker_shape, mor_mkmodel_thinker_shapes,
+      (MorGgufWriter *(*) (const void *, MorType, guint64, GError **)) mor_mkmodel_thinker },
+    { "encoder", (const void *(*) (const char *)) mor_mkmodel_encoder_shape, mor_mkmodel_encoder_shapes,
+      (MorGgufWriter *(*) (const void *, MorType, guint64, GError **)) mor_mkmodel_encoder },
+    { "talker", (const void *(*) (const char *)) mor_mkmodel_talker_shape, mor_mkmodel_talker_shapes,
+      (MorGgufWriter *(*) (const void *, MorType, guint64, GError **)) mor_mkmodel_talker },
+  };
+  guint k = 0;
+  while (kind && k < G_N_ELEMENTS (kinds) && strcmp (kind, kinds[k].name) != 0)
+    k++;
+  if (k == G_N_ELEMENTS (kinds)) {
+    fprintf (stderr, "mor mkmodel: unknown --kind “%s” (this build makes: thinker, encoder, talker)\n", kind);
     return 2;
   }
   const char *name = preset ? preset : "tiny";
-  const void *shape = encoder ? (const void *) mor_mkmodel_encoder_shape (name)
-                              : (const void *) mor_mkmodel_thinker_shape (name);
+  const void *shape = kinds[k].shape (name);
   if (!shape) {
-    g_autofree char *names = g_strjoinv (", ", (char **) (encoder ? mor_mkmodel_encoder_shapes ()
-                                                                  : mor_mkmodel_thinker_shapes ()));
+    g_autofree char *names = g_strjoinv (", ", (char **) kinds[k].shapes ());
     fprintf (stderr, "mor mkmodel: unknown --preset “%s” (one of: %s)\n", name, names);
     return 2;
   }
-  g_autoptr (MorGgufWriter) w = encoder ? mor_mkmodel_encoder (shape, type, (guint64) seed, &error)
-                                        : mor_mkmodel_thinker (shape, type, (guint64) seed, &error);
+  g_autoptr (MorGgufWriter) w = kinds[k].make (shape, type, (guint64) seed, &error);
   if (!w || !mor_gguf_writer_write_file (w, out, &error))
     return mor_cli_fail (error);
   return 0;
