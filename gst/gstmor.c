@@ -6,13 +6,17 @@
 
 #include <gst/gst.h>
 
+#include "gstmorencoder.h"
+#include "gstmortalker.h"
 #include "gstmorthinker.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
 {
   gboolean ret = FALSE;
+  ret |= GST_ELEMENT_REGISTER (morencoder, plugin);
   ret |= GST_ELEMENT_REGISTER (morthinker, plugin);
+  ret |= GST_ELEMENT_REGISTER (mortalker, plugin);
   return ret;
 }
 

@@ -25,7 +25,9 @@ struct _MorLlm {
   MorVkDevice *dev;
   MorGguf *gguf;
   MorLlmConfig config;
-  const MorGgufTensor *token_embd; /* (vocab, hidden), read on the host for input rows */
+  char prefix[32];                 /* of every tensor name: "" (thinker) or "<part>." */
+  const MorGgufTensor *token_embd; /* (vocab, embedding), read on the host for input rows */
+  MorWeight inp_proj, inp_proj_b;  /* (hidden, embedding), (hidden): a part's input projection, or absent */
   Layer *layers;                /* num_hidden_layers */
   MorWeight output_norm;           /* (hidden) */
   MorWeight output;                /* (vocab, hidden): output.weight or token_embd */
@@ -34,7 +36,7 @@ struct _MorLlm {
 
 /* Activations of up to n_batch rows, allocated once per session. */
 typedef struct {
-  MorVkView in;                 /* (n_batch, hidden) input rows, host-written */
+  MorVkView in;                 /* (n_batch, embedding) input rows, host-written */
   MorVkView pos;                /* (1) uint: position of the first row */
   MorVkView x;                  /* (n_batch, hidden) residual stream */
   MorVkView xb;                 /* (n_batch, hidden) */
@@ -61,7 +63,8 @@ struct _MorLlmSession {
   gboolean prefill_all_logits;
   /* Results of the last call. */
   guint32 n_rows;
-  float *hidden, *embedding;    /* (n_rows, hidden) */
+  float *hidden;                /* (n_rows, hidden) */
+  float *embedding;             /* (n_rows, embedding) */
   float *logits;                /* (n_rows or 1, vocab) */
   gboolean logits_all;
 };
@@ -113,6 +116,7 @@ read_config (MorGguf *g, MorLlmConfig *c, GError **error)
     g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONFIG, "%s: %s", mor_gguf_get_name (g), bad);
     return FALSE;
   }
+  c->embedding_size = c->hidden_size;
   c->head_dim = c->hidden_size / c->num_attention_heads;
   if (!mor_gguf_get_u32_default (g, k_rot, c->head_dim, &c->rope_dim, error))
     return FALSE;
@@ -125,11 +129,72 @@ read_config (MorGguf *g, MorLlmConfig *c, GError **error)
   return TRUE;
 }
 
-/* Checks tensor @name is [rows, cols] (a vector when rows == 0) and uploads it. */
+/* mor's layout (talker.gguf): keys mor.<part>.<Hugging Face name>. */
 static gboolean
-load_weight (MorLlm *llm, MorWeight *w, const char *name, guint32 rows, guint32 cols, gboolean optional,
+read_part_config (MorGguf *g, const char *part, MorLlmConfig *c, GError **error)
+{
+  struct { const char *name; guint32 *out; } u32s[] = {
+    { "vocab_size", &c->vocab_size }, { "embedding_size", &c->embedding_size },
+    { "hidden_size", &c->hidden_size }, { "intermediate_size", &c->intermediate_size },
+    { "num_hidden_layers", &c->num_hidden_layers }, { "num_attention_heads", &c->num_attention_heads },
+    { "num_key_value_heads", &c->num_key_value_heads }, { "head_dim", &c->head_dim },
+    { "max_position_embeddings", &c->max_position_embeddings },
+  };
+  g_strlcpy (c->architecture, part, sizeof c->architecture);
+  for (guint i = 0; i < G_N_ELEMENTS (u32s); i++) {
+    g_autofree char *key = g_strdup_printf ("mor.%s.%s", part, u32s[i].name);
+    if (!mor_gguf_get_u32 (g, key, u32s[i].out, error))
+      return FALSE;
+    if (*u32s[i].out == 0) {
+      g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONFIG, "%s: %s is 0", mor_gguf_get_name (g), key);
+      return FALSE;
+    }
+  }
+  g_autofree char *k_eps = g_strdup_printf ("mor.%s.rms_norm_eps", part);
+  g_autofree char *k_theta = g_strdup_printf ("mor.%s.rope_theta", part);
+  g_autofree char *k_mrope = g_strdup_printf ("mor.%s.mrope_section", part);
+  if (!mor_gguf_get_f32 (g, k_eps, &c->rms_norm_eps, error) ||
+      !mor_gguf_get_f32 (g, k_theta, &c->rope_theta, error))
+    return FALSE;
+  if ((guint64) c->num_attention_heads * c->head_dim > (1u << 20)) {
+    g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONFIG,
+                 "%s: mor.%s.num_attention_heads × head_dim is %" G_GUINT64_FORMAT "; expected at most %u",
+                 mor_gguf_get_name (g), part, (guint64) c->num_attention_heads * c->head_dim, 1u << 20);
+    return FALSE;
+  }
+  if (c->num_attention_heads % c->num_key_value_heads != 0 || c->head_dim % 2 != 0) {
+    g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONFIG,
+                 "%s: mor.%s.num_attention_heads (%u) is not a multiple of num_key_value_heads (%u), or "
+                 "head_dim (%u) is odd", mor_gguf_get_name (g), part, c->num_attention_heads,
+                 c->num_key_value_heads, c->head_dim);
+    return FALSE;
+  }
+  /* M-RoPE with t = h = w (audio and text positions) is 1-D RoPE over the
+   * dimensions its sections cover: they must cover the whole head. */
+  c->rope_dim = c->head_dim;
+  if (mor_gguf_find_key (g, k_mrope) >= 0) {
+    guint64 n = 0, sum = 0;
+    const guint32 *sec = mor_gguf_get_array_data (g, k_mrope, MOR_GGUF_VALUE_UINT32, &n, error);
+    if (!sec)
+      return FALSE;
+    for (guint64 i = 0; i < n; i++)
+      sum += sec[i];
+    if (sum * 2 != c->head_dim) {
+      g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONFIG,
+                   "%s: %s sums to %" G_GUINT64_FORMAT "; expected head_dim / 2 = %u",
+                   mor_gguf_get_name (g), k_mrope, sum, c->head_dim / 2);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Checks tensor prefix + @suffix is [rows, cols] (a vector when rows == 0) and uploads it. */
+static gboolean
+load_weight (MorLlm *llm, MorWeight *w, const char *suffix, guint32 rows, guint32 cols, gboolean optional,
              GError **error)
 {
+  g_autofree char *name = g_strconcat (llm->prefix, suffix, NULL);
   if (rows == 0)
     return mor_weight_load_vector (w, llm->dev, llm->gguf, name, cols, optional, error);
   return mor_weight_load_matrix (w, llm->dev, llm->gguf, name, rows, cols, error);
@@ -150,43 +215,46 @@ mor_llm_free (MorLlm *llm)
   g_free (llm->layers);
   mor_weight_clear (&llm->output_norm);
   mor_weight_clear (&llm->output);
+  mor_weight_clear (&llm->inp_proj);
+  mor_weight_clear (&llm->inp_proj_b);
   g_clear_pointer (&llm->inv_freq, mor_vk_buffer_free);
   g_clear_pointer (&llm->gguf, mor_gguf_unref);
   g_clear_pointer (&llm->dev, mor_vk_device_unref);
   g_free (llm);
 }
 
-/**
- * mor_llm_load:
- * @dev: the device to run on
- * @gguf: a thinker GGUF (llama.cpp layout, `qwen2` or `qwen2vl`)
- * @error: return location for a #GError, or %NULL
- *
- * Checks every hyper-parameter and tensor shape, then uploads the weights.
- * Errors name the file and the key or tensor: MOR_LLM_ERROR_ARCHITECTURE for
- * another architecture, MOR_GGUF_ERROR_NOT_FOUND / _TYPE for a missing tensor
- * or one of the wrong shape.
- *
- * Returns: (transfer full): the model, or %NULL with @error set
- */
-MorLlm *
-mor_llm_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
+/* The thinker (@part NULL) or a part in mor's layout. */
+static MorLlm *
+load (MorVkDevice *dev, MorGguf *gguf, const char *part, GError **error)
 {
   g_autoptr (MorLlm) llm = g_new0 (MorLlm, 1);
   llm->dev = mor_vk_device_ref (dev);
   llm->gguf = mor_gguf_ref (gguf);
   MorLlmConfig *c = &llm->config;
-  if (!read_config (gguf, c, error))
+  if (part)
+    g_snprintf (llm->prefix, sizeof llm->prefix, "%s.", part);
+  if (part ? !read_part_config (gguf, part, c, error) : !read_config (gguf, c, error))
     return NULL;
 
-  llm->token_embd = mor_gguf_find_tensor (gguf, "token_embd.weight");
-  if (!llm->token_embd || llm->token_embd->n_dims != 2 || llm->token_embd->ne[0] != c->hidden_size) {
+  g_autofree char *embd_name = g_strconcat (llm->prefix, "token_embd.weight", NULL);
+  llm->token_embd = mor_gguf_find_tensor (gguf, embd_name);
+  if (part) {
+    guint64 ne[2] = { c->embedding_size, c->vocab_size };
+    if (!mor_gguf_check_tensor (gguf, embd_name, 2, ne, &llm->token_embd, error))
+      return NULL;
+  } else if (!llm->token_embd || llm->token_embd->n_dims != 2 || llm->token_embd->ne[0] != c->hidden_size) {
     g_set_error (error, MOR_GGUF_ERROR, llm->token_embd ? MOR_GGUF_ERROR_TYPE : MOR_GGUF_ERROR_NOT_FOUND,
                  "%s: tensor token_embd.weight %s; expected [%u, vocab]", mor_gguf_get_name (gguf),
                  llm->token_embd ? "has the wrong shape" : "is missing", c->hidden_size);
     return NULL;
+  } else {
+    c->vocab_size = (guint32) llm->token_embd->ne[1];
   }
-  c->vocab_size = (guint32) llm->token_embd->ne[1];
+  /* A part's rows are projected from the thinker's width (thinker_to_talker_proj). */
+  if (part && (!load_weight (llm, &llm->inp_proj, "inp_proj.weight", c->hidden_size, c->embedding_size, FALSE,
+                             error) ||
+               !load_weight (llm, &llm->inp_proj_b, "inp_proj.bias", 0, c->hidden_size, FALSE, error)))
+    return NULL;
 
   guint32 dim = c->hidden_size, q_dim = c->num_attention_heads * c->head_dim;
   guint32 kv_dim = c->num_key_value_heads * c->head_dim, ff = c->intermediate_size;
@@ -215,7 +283,7 @@ mor_llm_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
   }
   if (!load_weight (llm, &llm->output_norm, "output_norm.weight", 0, dim, FALSE, error))
     return NULL;
-  c->tie_word_embeddings = mor_gguf_find_tensor (gguf, "output.weight") == NULL;
+  c->tie_word_embeddings = !part && mor_gguf_find_tensor (gguf, "output.weight") == NULL;
   if (!load_weight (llm, &llm->output, c->tie_word_embeddings ? "token_embd.weight" : "output.weight",
                     c->vocab_size, dim, FALSE, error))
     return NULL;
@@ -226,6 +294,46 @@ mor_llm_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
       !mor_vk_buffer_upload (llm->inv_freq, 0, inv_freq, c->rope_dim / 2 * 4, error))
     return NULL;
   return g_steal_pointer (&llm);
+}
+
+/**
+ * mor_llm_load:
+ * @dev: the device to run on
+ * @gguf: a thinker GGUF (llama.cpp layout, `qwen2` or `qwen2vl`)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Checks every hyper-parameter and tensor shape, then uploads the weights.
+ * Errors name the file and the key or tensor: MOR_LLM_ERROR_ARCHITECTURE for
+ * another architecture, MOR_GGUF_ERROR_NOT_FOUND / _TYPE for a missing tensor
+ * or one of the wrong shape.
+ *
+ * Returns: (transfer full): the model, or %NULL with @error set
+ */
+MorLlm *
+mor_llm_load (MorVkDevice *dev, MorGguf *gguf, GError **error)
+{
+  return load (dev, gguf, NULL, error);
+}
+
+/**
+ * mor_llm_load_part:
+ * @dev: the device to run on
+ * @gguf: a file in mor's layout (docs/model-format.md), e.g. talker.gguf
+ * @part: the part's name, e.g. "talker"
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mor_llm_load(), for the decoder whose keys are `mor.<part>.*` (Hugging
+ * Face names) and whose tensors are `<part>.*`, with the input projection
+ * `<part>.inp_proj` from embedding_size to hidden_size. Errors: MOR_GGUF_ERROR
+ * naming a missing or mistyped key or tensor, MOR_LLM_ERROR_CONFIG.
+ *
+ * Returns: (transfer full): the model, or %NULL with @error set
+ */
+MorLlm *
+mor_llm_load_part (MorVkDevice *dev, MorGguf *gguf, const char *part, GError **error)
+{
+  g_return_val_if_fail (part && strlen (part) < sizeof ((MorLlm *) NULL)->prefix - 1, NULL);
+  return load (dev, gguf, part, error);
 }
 
 const MorLlmConfig *
@@ -244,9 +352,9 @@ void
 mor_llm_embed_token (MorLlm *llm, guint32 id, float *out)
 {
   g_return_if_fail (id < llm->config.vocab_size);
-  guint64 row = mor_type_row_bytes (llm->token_embd->type, llm->config.hidden_size);
+  guint64 row = mor_type_row_bytes (llm->token_embd->type, llm->config.embedding_size);
   mor_ref_dequantize_row (llm->token_embd->type, (const guint8 *) llm->token_embd->data + row * id, out,
-                          llm->config.hidden_size);
+                          llm->config.embedding_size);
 }
 
 /* ---- the forward pass ---- */
@@ -274,8 +382,12 @@ record_forward (MorLlmSession *s, MorVkStream *st, guint32 n, gboolean all_logit
   guint32 nkv = c->num_key_value_heads, ff = c->intermediate_size;
   float scale = 1.0f / sqrtf ((float) hd);
 
-  mor_vk_stream_copy (st, mor_vk_view_sub (r->in, 0, (guint64) n * dim * 4),
-                      mor_vk_view_sub (r->x, 0, (guint64) n * dim * 4));
+  if (llm->inp_proj.t)
+    // thinker_to_talker_proj: x = W·in + b
+    linear (st, &llm->inp_proj, &llm->inp_proj_b, r->in, r->x, n);
+  else
+    mor_vk_stream_copy (st, mor_vk_view_sub (r->in, 0, (guint64) n * dim * 4),
+                        mor_vk_view_sub (r->x, 0, (guint64) n * dim * 4));
   for (guint32 l = 0; l < c->num_hidden_layers; l++) {
     const Layer *L = &llm->layers[l];
     MorVkView kc = mor_vk_view (s->kcache[l]), vc = mor_vk_view (s->vcache[l]);
@@ -364,7 +476,7 @@ mor_llm_session_new (MorLlm *llm, guint32 n_ctx, GError **error)
   s->llm = llm;
   s->n_ctx = n_ctx;
   guint32 dim = c->hidden_size, q_dim = c->num_attention_heads * c->head_dim;
-  guint32 kv_dim = c->num_key_value_heads * c->head_dim, ff = c->intermediate_size;
+  guint32 kv_dim = c->num_key_value_heads * c->head_dim, ff = c->intermediate_size, emb = c->embedding_size;
   guint64 kv_bytes = (guint64) n_ctx * kv_dim * 4;
   if (kv_bytes > info->max_storage_range) {
     g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_CONTEXT,
@@ -374,7 +486,7 @@ mor_llm_session_new (MorLlm *llm, guint32 n_ctx, GError **error)
     return NULL;
   }
   /* Rows per prefill chunk: bounded so that every activation fits one binding. */
-  guint64 widest = MAX (MAX (dim, q_dim), ff) * 4;
+  guint64 widest = MAX (MAX (MAX (dim, q_dim), ff), emb) * 4;
   s->n_batch = (guint32) MIN (MIN ((guint64) n_ctx, 256), info->max_storage_range / widest);
   s->n_logit_rows = (guint32) MAX (1, MIN ((guint64) s->n_batch, info->max_storage_range / ((guint64) c->vocab_size * 4)));
 
@@ -393,7 +505,7 @@ mor_llm_session_new (MorLlm *llm, guint32 n_ctx, GError **error)
     scratch = MAX (scratch, mor_op_attention_scratch_size (llm->dev, n_q, c->num_attention_heads,
                                                            c->num_key_value_heads, c->head_dim));
   guint64 dev_size = ((guint64) nb * (2 * dim + 2 * q_dim + 2 * kv_dim + 2 * ff) * 4) + scratch + 16 * align;
-  guint64 host_size = ((guint64) nb * 2 * dim * 4) + 4 + (guint64) dim * 4 +
+  guint64 host_size = ((guint64) nb * (emb + dim) * 4) + 4 + (guint64) dim * 4 +
                       (guint64) s->n_logit_rows * c->vocab_size * 4 + 8 * align;
   RunState *r = &s->r;
   if (!(s->device_arena = mor_vk_arena_new (llm->dev, dev_size, MOR_VK_MEMORY_DEVICE, error)) ||
@@ -407,7 +519,7 @@ mor_llm_session_new (MorLlm *llm, guint32 n_ctx, GError **error)
       !mor_vk_arena_alloc (s->device_arena, (guint64) nb * ff * 4, &r->hb, error) ||
       !mor_vk_arena_alloc (s->device_arena, (guint64) nb * ff * 4, &r->hb2, error) ||
       !mor_vk_arena_alloc (s->device_arena, scratch, &r->scratch, error) ||
-      !mor_vk_arena_alloc (s->host_arena, (guint64) nb * dim * 4, &r->in, error) ||
+      !mor_vk_arena_alloc (s->host_arena, (guint64) nb * emb * 4, &r->in, error) ||
       !mor_vk_arena_alloc (s->host_arena, 4, &r->pos, error) ||
       !mor_vk_arena_alloc (s->host_arena, (guint64) nb * dim * 4, &r->hidden, error) ||
       !mor_vk_arena_alloc (s->host_arena, (guint64) dim * 4, &r->last, error) ||
@@ -484,7 +596,7 @@ resize_results (MorLlmSession *s, guint32 n, gboolean all_logits)
   s->n_rows = n;
   s->logits_all = all_logits;
   s->hidden = g_renew (float, s->hidden, (gsize) n * c->hidden_size);
-  s->embedding = g_renew (float, s->embedding, (gsize) n * c->hidden_size);
+  s->embedding = g_renew (float, s->embedding, (gsize) n * c->embedding_size);
   s->logits = g_renew (float, s->logits, (gsize) (all_logits ? n : 1) * c->vocab_size);
 }
 
@@ -501,9 +613,9 @@ mor_llm_session_prefill (MorLlmSession *s, const guint32 *ids, const float *embe
       return FALSE;
   resize_results (s, n, all_logits);
   for (guint32 i = 0; i < n; i++) {
-    float *e = s->embedding + (gsize) i * c->hidden_size;
+    float *e = s->embedding + (gsize) i * c->embedding_size;
     if (embeds && is_embed && is_embed[i])
-      memcpy (e, embeds + (gsize) i * c->hidden_size, c->hidden_size * 4);
+      memcpy (e, embeds + (gsize) i * c->embedding_size, c->embedding_size * 4);
     else
       mor_llm_embed_token (s->llm, ids[i], e);
   }
@@ -522,8 +634,8 @@ mor_llm_session_prefill (MorLlmSession *s, const guint32 *ids, const float *embe
       s->prefill_rows = m;
       s->prefill_all_logits = all_logits;
     }
-    memcpy ((char *) s->r.in.buf->mapped + s->r.in.offset, s->embedding + (gsize) done * c->hidden_size,
-            (gsize) m * c->hidden_size * 4);
+    memcpy ((char *) s->r.in.buf->mapped + s->r.in.offset, s->embedding + (gsize) done * c->embedding_size,
+            (gsize) m * c->embedding_size * 4);
     if (!run_rows (s, s->prefill, m, done, all_logits, error))
       return FALSE;
     done += m;
@@ -539,7 +651,19 @@ mor_llm_session_decode (MorLlmSession *s, guint32 id, GError **error)
     return FALSE;
   resize_results (s, 1, FALSE);
   mor_llm_embed_token (s->llm, id, s->embedding);
-  memcpy ((char *) s->r.in.buf->mapped + s->r.in.offset, s->embedding, c->hidden_size * 4);
+  memcpy ((char *) s->r.in.buf->mapped + s->r.in.offset, s->embedding, c->embedding_size * 4);
+  return run_rows (s, s->decode, 1, 0, FALSE, error);
+}
+
+gboolean
+mor_llm_session_decode_row (MorLlmSession *s, const float *row, GError **error)
+{
+  const MorLlmConfig *c = &s->llm->config;
+  if (!check_room (s, 1, error))
+    return FALSE;
+  resize_results (s, 1, FALSE);
+  memcpy (s->embedding, row, c->embedding_size * 4);
+  memcpy ((char *) s->r.in.buf->mapped + s->r.in.offset, row, c->embedding_size * 4);
   return run_rows (s, s->decode, 1, 0, FALSE, error);
 }
 
@@ -568,7 +692,7 @@ const float *
 mor_llm_session_get_embedding (MorLlmSession *s, guint32 row)
 {
   g_return_val_if_fail (row < s->n_rows, NULL);
-  return s->embedding + (gsize) row * s->llm->config.hidden_size;
+  return s->embedding + (gsize) row * s->llm->config.embedding_size;
 }
 
 /* ---- the C reference ---- */
@@ -584,15 +708,26 @@ mor_llm_reference_forward (MorLlm *llm, const guint32 *ids, guint32 n, float *lo
                            GError **error)
 {
   const MorLlmConfig *c = &llm->config;
-  guint32 dim = c->hidden_size, hd = c->head_dim, nh = c->num_attention_heads;
-  guint32 nkv = c->num_key_value_heads, ff = c->intermediate_size, q_dim = nh * hd, kv_dim = nkv * hd;
-  float scale = 1.0f / sqrtf ((float) hd);
   for (guint32 i = 0; i < n; i++)
     if (ids[i] >= c->vocab_size) {
       g_set_error (error, MOR_LLM_ERROR, MOR_LLM_ERROR_INPUT,
                    "Token id %u is outside the vocabulary of %u", ids[i], c->vocab_size);
       return FALSE;
     }
+  g_autofree float *rows = g_new (float, (gsize) n * c->embedding_size);
+  for (guint32 i = 0; i < n; i++)
+    mor_llm_embed_token (llm, ids[i], rows + (gsize) i * c->embedding_size);
+  mor_llm_reference_forward_rows (llm, rows, n, logits, hidden);
+  return TRUE;
+}
+
+void
+mor_llm_reference_forward_rows (MorLlm *llm, const float *rows, guint32 n, float *logits, float *hidden)
+{
+  const MorLlmConfig *c = &llm->config;
+  guint32 dim = c->hidden_size, hd = c->head_dim, nh = c->num_attention_heads;
+  guint32 nkv = c->num_key_value_heads, ff = c->intermediate_size, q_dim = nh * hd, kv_dim = nkv * hd;
+  float scale = 1.0f / sqrtf ((float) hd);
   g_autofree float *x = g_new (float, (gsize) n * dim), *xb = g_new (float, (gsize) n * dim);
   g_autofree float *q = g_new (float, (gsize) n * q_dim), *att = g_new (float, (gsize) n * q_dim);
   g_autofree float *k = g_new (float, (gsize) n * kv_dim), *v = g_new (float, (gsize) n * kv_dim);
@@ -602,8 +737,10 @@ mor_llm_reference_forward (MorLlm *llm, const guint32 *ids, guint32 n, float *lo
   g_autofree float *inv_freq = g_new (float, c->rope_dim / 2);
   mor_rope_inv_freq (c->rope_theta, c->rope_dim, inv_freq);
 
-  for (guint32 i = 0; i < n; i++)
-    mor_llm_embed_token (llm, ids[i], x + (gsize) i * dim);
+  if (llm->inp_proj.t)
+    ref_linear (&llm->inp_proj, &llm->inp_proj_b, rows, x, n);
+  else
+    memcpy (x, rows, (gsize) n * dim * 4);
   for (guint32 l = 0; l < c->num_hidden_layers; l++) {
     const Layer *L = &llm->layers[l];
     mor_ref_rms_norm (x, L->attn_norm.host, xb, n, dim, c->rms_norm_eps);
@@ -629,5 +766,4 @@ mor_llm_reference_forward (MorLlm *llm, const guint32 *ids, guint32 n, float *lo
     ref_linear (&llm->output, NULL, h, logits, n);
   if (hidden)
     memcpy (hidden, h, (gsize) n * dim * 4);
-  return TRUE;
 }

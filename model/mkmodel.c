@@ -519,7 +519,8 @@ add_conv (MorGgufWriter *w, Rng *rng, const char *name, guint32 k, guint32 in, g
 }
 
 static gboolean
-add_talker_part (MorGgufWriter *w, Rng *rng, const MorTalkerShape *c, MorType type, GError **error)
+add_talker_part (MorGgufWriter *w, Rng *rng, const MorTalkerShape *c, MorType type, gboolean mute_end,
+                 GError **error)
 {
   guint32 audio = c->audio_token_index, text[3] = { c->text_start, c->text_end, c->text_pad };
   if (audio == 0) {
@@ -558,7 +559,8 @@ add_talker_part (MorGgufWriter *w, Rng *rng, const MorTalkerShape *c, MorType ty
          add_qwen2_blocks (w, rng, "talker.", c->num_hidden_layers, H, c->num_attention_heads * c->head_dim,
                            c->num_key_value_heads * c->head_dim, c->intermediate_size, type, error) &&
          add_random (w, rng, "talker.output_norm.weight", MOR_TYPE_F32, 1, H, 1.0f, 0.1f, error) &&
-         add_random (w, rng, "talker.output.weight", type, V, H, 0, std, error);
+         add_random_muted (w, rng, "talker.output.weight", type, V, H, 0, std, mute_end ? c->codec_pad : 0,
+                           mute_end ? V : 0, error);
 }
 
 static gboolean
@@ -716,6 +718,12 @@ add_speakers_part (MorGgufWriter *w, Rng *rng, const MorTalkerShape *c, GError *
 MorGgufWriter *
 mor_mkmodel_talker (const MorTalkerShape *c, MorType type, guint64 seed, GError **error)
 {
+  return mor_mkmodel_talker_full (c, type, seed, FALSE, error);
+}
+
+MorGgufWriter *
+mor_mkmodel_talker_full (const MorTalkerShape *c, MorType type, guint64 seed, gboolean mute_end, GError **error)
+{
   g_return_val_if_fail (c != NULL, NULL);
   g_autoptr (MorGgufWriter) w = mor_gguf_writer_new ();
   Rng rng = { seed * 0x9E3779B97F4A7C15ULL + 3 };
@@ -723,7 +731,7 @@ mor_mkmodel_talker (const MorTalkerShape *c, MorType type, guint64 seed, GError 
   mor_gguf_writer_add_string (w, "general.type", "model");
   g_autofree char *name = g_strdup_printf ("mor random %s talker (%s)", c->name, mor_type_name (type));
   mor_gguf_writer_add_string (w, "general.name", name);
-  if (!add_talker_part (w, &rng, c, type, error) || !add_dit_part (w, &rng, c, error) ||
+  if (!add_talker_part (w, &rng, c, type, mute_end, error) || !add_dit_part (w, &rng, c, error) ||
       !add_bigvgan_part (w, &rng, c, error) || !add_speakers_part (w, &rng, c, error))
     return NULL;
   return g_steal_pointer (&w);

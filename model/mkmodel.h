@@ -105,5 +105,11 @@ const char *const *mor_mkmodel_talker_shapes (void);
  * not a multiple of @type's block size.
  * Returns: (transfer full): a writer ready to write, or NULL. */
 MorGgufWriter *mor_mkmodel_talker (const MorTalkerShape *shape, MorType type, guint64 seed, GError **error);
+/* As mor_mkmodel_talker(); with @mute_end the codec head rows of every id from
+ * tts_codec_pad on (pad, start, end, mask, …) are zero: their logit is exactly 0
+ * while the codes' are random, so a greedy talker never ends on its own and
+ * runs to its length limit (tests that need a known number of codes). */
+MorGgufWriter *mor_mkmodel_talker_full (const MorTalkerShape *shape, MorType type, guint64 seed, gboolean mute_end,
+                                        GError **error);
 
 G_END_DECLS

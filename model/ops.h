@@ -112,8 +112,8 @@ void mor_ref_log_mel_norm (const float *mel, float *y, guint32 n);
 void mor_op_layer_norm (MorVkStream *s, MorVkView x, MorVkView w, MorVkView b, MorVkView y, guint32 n_rows, guint32 n_cols, float eps);
 void mor_ref_layer_norm (const float *x, const float *w, const float *b, float *y, guint32 n_rows, guint32 n_cols, float eps);
 
-/* Element-wise activations: SiLU x·σ(x); GELU 0.5·x·(1 + erf(x/√2)) (nn.GELU()); GELU tanh form (nn.GELU(approximate="tanh")). */
-typedef enum { MOR_UNARY_SILU, MOR_UNARY_GELU_ERF, MOR_UNARY_GELU_TANH } MorUnaryOp;
+/* Element-wise activations: SiLU x·σ(x); GELU 0.5·x·(1 + erf(x/√2)) (nn.GELU()); GELU tanh form (nn.GELU(approximate="tanh")); ReLU max(x, 0); tanh; sigmoid σ(x) = 1/(1 + e^−x) (ECAPA-TDNN). */
+typedef enum { MOR_UNARY_SILU, MOR_UNARY_GELU_ERF, MOR_UNARY_GELU_TANH, MOR_UNARY_RELU, MOR_UNARY_TANH, MOR_UNARY_SIGMOID } MorUnaryOp;
 /* unary: y[i] = op(x[i]) for n elements; y may alias x. */
 void mor_op_unary (MorVkStream *s, MorUnaryOp op, MorVkView x, MorVkView y, guint32 n);
 void mor_ref_unary (MorUnaryOp op, const float *x, float *y, guint32 n);
@@ -124,6 +124,10 @@ typedef enum { MOR_BROADCAST_NONE, MOR_BROADCAST_ROW, MOR_BROADCAST_COL } MorBro
 /* binary: y = a + b or a · b, a and y [n_rows, n_cols], b broadcast as @bcast says; y may alias a (and b for MOR_BROADCAST_NONE). */
 void mor_op_binary (MorVkStream *s, MorBinaryOp op, MorVkView a, MorVkView b, MorVkView y, guint32 n_rows, guint32 n_cols, MorBroadcast bcast);
 void mor_ref_binary (MorBinaryOp op, const float *a, const float *b, float *y, guint32 n_rows, guint32 n_cols, MorBroadcast bcast);
+
+/* weighted_stats: per row of x [n_rows, n_cols], mean = Σ w·x and std = sqrt(max(Σ w·(x − mean)², eps)) with weights w [n_rows, n_cols], or 1/n_cols each when w.buf is NULL (ECAPA-TDNN AttentiveStatisticsPooling); y [2·n_rows]: the means, then the stds. */
+void mor_op_weighted_stats (MorVkStream *s, MorVkView x, MorVkView w, MorVkView y, guint32 n_rows, guint32 n_cols, float eps);
+void mor_ref_weighted_stats (const float *x, const float *w, float *y, guint32 n_rows, guint32 n_cols, float eps);
 
 /* swiglu: y = silu(gate) · up over n elements (Qwen2MLP: act_fn(gate_proj(x)) * up_proj(x)); y may alias gate or up. */
 void mor_op_swiglu (MorVkStream *s, MorVkView gate, MorVkView up, MorVkView y, guint32 n);

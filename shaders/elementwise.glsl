@@ -74,3 +74,27 @@ float gelu_tanh(float x)
     float th = (1.0 - t) / (1.0 + t);
     return 0.5 * x * (1.0 + (u >= 0.0 ? th : -th));
 }
+
+// ReLU (nn.ReLU): max(x, 0).
+float relu(float x)
+{
+    return x > 0.0 ? x : 0.0;
+}
+
+// tanh (nn.Tanh) as (1 − e^-2|x|)/(1 + e^-2|x|) with the sign of x, |x| clamped
+// to 20 where tanh is 1 in fp32: no inf/inf as GLSL's tanh may give. Absolute
+// error a few 1e-8 near 0, where 1 − e^-2|x| cancels.
+float tanh_f32(float x)
+{
+    float t = exp(-2.0 * min(abs(x), 20.0));
+    float th = (1.0 - t) / (1.0 + t);
+    return x >= 0.0 ? th : -th;
+}
+
+// Sigmoid (nn.Sigmoid, 1/(1 + exp(-x))) with t = exp(-|x|) ∈ (0, 1], as silu:
+// no exp overflow and a divisor in (1, 2].
+float sigmoid(float x)
+{
+    float t = exp(-abs(x));
+    return x >= 0.0 ? 1.0 / (1.0 + t) : t / (1.0 + t);
+}

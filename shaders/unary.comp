@@ -4,6 +4,9 @@
 //   silu       F.silu / nn.SiLU:                x·σ(x)
 //   gelu_erf   nn.GELU() (PyTorch's default):   0.5·x·(1 + erf(x/√2))
 //   gelu_tanh  nn.GELU(approximate="tanh"):     0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+//   relu       nn.ReLU:                         max(x, 0)
+//   tanh_f32   nn.Tanh:                         tanh(x)
+//   sigmoid    nn.Sigmoid:                      1 / (1 + exp(−x))
 // (the functions and their numerics are in elementwise.glsl).
 // Bindings: 0 x [n] f32, 1 y [n] f32 (y may alias x).
 // Grid: one invocation per element, BLOCK_SIZE per workgroup, flat over x, y;

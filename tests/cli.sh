@@ -57,6 +57,27 @@ fi
 
 check "mkmodel talker" "$mor" mkmodel --kind talker --preset tiny --type q8_0 -o "$dir/talker.gguf"
 check "info lists the talker's speakers" sh -c "'$mor' info '$dir/talker.gguf' | grep -q 'mor.speakers.names.*Chelsie'"
+# The tiny thinker's rows (width 256) as the talker's prompt and reply rows.
+check "talker codes from thinker rows" "$mor" talker --model "$dir/talker.gguf" --prompt-rows "$dir/dump/hidden.npy" \
+  --reply-rows "$dir/dump/embeddings.npy" --greedy --max-codes 20 -o "$dir/codes.npy" --logits "$dir/cl.npy"
+check "talker codes are int32" sh -c "head -c 128 '$dir/codes.npy' | grep -q \"'<i4'\""
+refuse "talker names an unknown speaker" 1 "no speaker" "$mor" talker --model "$dir/talker.gguf" \
+  --prompt-rows "$dir/dump/hidden.npy" --reply-rows "$dir/dump/hidden.npy" --speaker Nobody -o "$dir/x.npy"
+# A mel spectrogram of zeros as .npy (numpy's 128-byte header, then the floats) for the vocoder.
+npy_f32 () {  # npy_f32 ROWS COLS
+  printf '\x93NUMPY\x01\x00\x76\x00%-117s\n' "{'descr': '<f4', 'fortran_order': False, 'shape': ($1, $2), }"
+  head -c $(($1 * $2 * 4)) /dev/zero
+}
+npy_f32 80 10 > "$dir/zmel.npy"
+npy_f32 79 10 > "$dir/zmel79.npy"
+check "vocode a mel spectrogram" "$mor" vocode --model "$dir/talker.gguf" --mel "$dir/zmel.npy" -o "$dir/speech.wav"
+# 10 frames · 240 samples, float32, after the 56-byte RIFF/fmt/fact/data header.
+check "vocode writes 2400 float samples" test "$(stat -c %s "$dir/speech.wav")" -eq $((56 + 2400 * 4))
+check "vocode streams in chunks" "$mor" vocode --model "$dir/talker.gguf" --mel "$dir/zmel.npy" --chunk 4 \
+  --overlap 2 -o "$dir/speech.npy"
+check "vocode writes .npy" test "$(stat -c %s "$dir/speech.npy")" -eq $((128 + 2400 * 4))
+refuse "vocode refuses a mel of 79 bands" 1 "shape (80, ?)" "$mor" vocode --model "$dir/talker.gguf" \
+  --mel "$dir/zmel79.npy" -o "$dir/x.wav"
 refuse "mkmodel names unknown kinds" 2 "unknown --kind" "$mor" mkmodel --kind vocoder -o "$dir/x.gguf"
 
 echo "not a model" > "$dir/bad.gguf"

@@ -11,10 +11,16 @@ int mor_cli_generate (int argc, char **argv);
 int mor_cli_logits (int argc, char **argv);
 int mor_cli_mel (int argc, char **argv);
 int mor_cli_encode (int argc, char **argv);
+int mor_cli_vocode (int argc, char **argv);
+int mor_cli_talker (int argc, char **argv);
+int mor_cli_token2wav (int argc, char **argv);
+int mor_cli_ecapa (int argc, char **argv);
+int mor_cli_answer (int argc, char **argv);
 int mor_cli_bench (int argc, char **argv);
 int mor_cli_bench_thinker (int argc, char **argv);
 int mor_cli_bench_kernels (int argc, char **argv);
 int mor_cli_bench_encoder (int argc, char **argv);
+int mor_cli_bench_e2e (int argc, char **argv);
 
 /* Prints @error (if any) and the option help to stderr; returns 2. */
 int mor_cli_usage (GOptionContext *ctx, GError *error);

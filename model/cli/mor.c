@@ -16,7 +16,12 @@ static const struct {
   { "logits", mor_cli_logits, "logits of every position as .npy" },
   { "mel", mor_cli_mel, "the log-mel features of a 16 kHz WAV file as .npy" },
   { "encode", mor_cli_encode, "the audio encoder's rows for a 16 kHz WAV file as .npy" },
-  { "bench", mor_cli_bench, "measure speed: `mor bench kernels|thinker|encoder`" },
+  { "vocode", mor_cli_vocode, "a 24 kHz WAV file from a mel spectrogram (.npy) by BigVGAN" },
+  { "talker", mor_cli_talker, "the talker's codec codes for thinker rows (.npy) as .npy" },
+  { "token2wav", mor_cli_token2wav, "a mel spectrogram (.npy) from codec codes (.npy) by the DiT" },
+  { "ecapa", mor_cli_ecapa, "a speaker's ECAPA-TDNN vector (the DiT's conditioning) as .npy" },
+  { "answer", mor_cli_answer, "answer a spoken question (WAV) out loud: the whole chain without GStreamer" },
+  { "bench", mor_cli_bench, "measure speed: `mor bench kernels|thinker|encoder|e2e`" },
 };
 
 /* `mor bench WHAT`: the benchmarks; each reports against a reference measured in the
@@ -28,6 +33,7 @@ static const struct {
   { "thinker", mor_cli_bench_thinker },
   { "kernels", mor_cli_bench_kernels },
   { "encoder", mor_cli_bench_encoder },
+  { "e2e", mor_cli_bench_e2e },
 };
 
 int

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "interleave.h"
 #include "llm.h"
 #include "mkmodel.h"
 #include "npy.h"
@@ -133,13 +134,16 @@ mor_cli_info (int argc, char **argv)
 int
 mor_cli_mkmodel (int argc, char **argv)
 {
-  g_autofree char *kind = NULL, *preset = NULL, *type_name = NULL, *out = NULL;
+  g_autofree char *kind = NULL, *preset = NULL, *type_name = NULL, *out = NULL, *ratio = NULL;
   gint64 seed = 1;
+  gint context = 0;
   GOptionEntry entries[] = {
     { "kind", 0, 0, G_OPTION_ARG_STRING, &kind, "What to make: thinker (default), encoder, or talker (talker, DiT, ECAPA, BigVGAN and speakers)", "KIND" },
     { "preset", 'p', 0, G_OPTION_ARG_STRING, &preset, "Shape: tiny (default), qwen2.5-0.5b (thinker), qwen2.5-omni-3b, qwen2.5-omni-7b", "NAME" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Type of the 2-D weights: f32, f16 (default), bf16, q8_0, q4_0, q4_K, q6_K", "TYPE" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Random seed (default 1)", "N" },
+    { "ratio", 0, 0, G_OPTION_ARG_STRING, &ratio, "Thinker: add the thinking-in-speaking control tokens with this p:q", "P:Q" },
+    { "context", 0, 0, G_OPTION_ARG_INT, &context, "Thinker: context length (default: the preset's); a short one ends random answers soon", "N" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output file", "FILE" },
     { NULL }
   };
@@ -181,7 +185,23 @@ mor_cli_mkmodel (int argc, char **argv)
     fprintf (stderr, "mor mkmodel: unknown --preset “%s” (one of: %s)\n", name, names);
     return 2;
   }
-  g_autoptr (MorGgufWriter) w = kinds[k].make (shape, type, (guint64) seed, &error);
+  MorMkmodelThinkerOptions options = { 0 };
+  if (ratio && (k != 0 || !mor_interleave_parse_ratio (ratio, &options.response_tokens, &options.reasoning_tokens))) {
+    fprintf (stderr, "mor mkmodel: --ratio needs --kind thinker and p:q with p ≥ 1\n");
+    return 2;
+  }
+  if (context < 0 || (context > 0 && k != 0)) {
+    fprintf (stderr, "mor mkmodel: --context needs --kind thinker and a positive length\n");
+    return 2;
+  }
+  MorThinkerShape thinker_shape;
+  if (k == 0) {
+    thinker_shape = *(const MorThinkerShape *) shape;
+    if (context)
+      thinker_shape.max_position_embeddings = context;
+  }
+  g_autoptr (MorGgufWriter) w = k == 0 ? mor_mkmodel_thinker_full (&thinker_shape, type, (guint64) seed, &options, &error)
+                                       : kinds[k].make (shape, type, (guint64) seed, &error);
   if (!w || !mor_gguf_writer_write_file (w, out, &error))
     return mor_cli_fail (error);
   return 0;

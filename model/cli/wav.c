@@ -84,3 +84,56 @@ mor_wav_read (const char *path, guint32 rate, guint64 *n, GError **error)
   }
   return out;
 }
+
+static guint8 *
+put_u32 (guint8 *p, guint32 v)
+{
+  p[0] = v & 0xff, p[1] = (v >> 8) & 0xff, p[2] = (v >> 16) & 0xff, p[3] = v >> 24;
+  return p + 4;
+}
+
+static guint8 *
+put_u16 (guint8 *p, guint16 v)
+{
+  p[0] = v & 0xff, p[1] = v >> 8;
+  return p + 2;
+}
+
+static guint8 *
+put_tag (guint8 *p, const char *tag)
+{
+  memcpy (p, tag, 4);
+  return p + 4;
+}
+
+gboolean
+mor_wav_write (const char *path, guint32 rate, const float *samples, guint64 n, GError **error)
+{
+  guint64 data_size = n * 4;
+  if (data_size > G_MAXUINT32 - 64) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%" G_GUINT64_FORMAT " samples do not fit a WAV file", n);
+    return FALSE;
+  }
+  /* RIFF header, fmt (IEEE float, mono, 32-bit), fact (samples; required for non-PCM), data. */
+  gsize size = 12 + 8 + 16 + 8 + 4 + 8 + data_size;
+  g_autofree guint8 *d = g_malloc (size);
+  guint8 *p = put_tag (d, "RIFF");
+  p = put_u32 (p, (guint32) (size - 8));
+  p = put_tag (put_tag (p, "WAVE"), "fmt ");
+  p = put_u32 (p, 16);
+  p = put_u16 (p, 3);           /* WAVE_FORMAT_IEEE_FLOAT */
+  p = put_u16 (p, 1);           /* channels */
+  p = put_u32 (p, rate);
+  p = put_u32 (p, rate * 4);    /* bytes a second */
+  p = put_u16 (p, 4);           /* block align */
+  p = put_u16 (p, 32);          /* bits a sample */
+  p = put_u32 (put_tag (p, "fact"), 4);
+  p = put_u32 (p, (guint32) n);
+  p = put_u32 (put_tag (p, "data"), (guint32) data_size);
+  for (guint64 i = 0; i < n; i++) {
+    guint32 bits;
+    memcpy (&bits, samples + i, 4);
+    p = put_u32 (p, bits);
+  }
+  return g_file_set_contents (path, (const char *) d, size, error);
+}

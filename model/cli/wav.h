@@ -9,3 +9,6 @@
  * size is checked against the file. Returns: (transfer full): the samples
  * (g_free), @n of them; NULL with @error on a bad or unsupported file. */
 float *mor_wav_read (const char *path, guint32 rate, guint64 *n, GError **error);
+
+/* Writes @n mono float samples at @rate as a 32-bit IEEE float WAV file. */
+gboolean mor_wav_write (const char *path, guint32 rate, const float *samples, guint64 n, GError **error);

@@ -398,8 +398,26 @@ def build_talker(b, cfg, speakers, args):
     talker_tensors(b, p, cfg.talker, cfg.text)
     dit_tensors(b, p, cfg.dit)
     bigvgan_tensors(b, p, cfg.bigvgan, cfg.dit)
-    speaker_tensors(p, speakers, cfg.dit, cfg.text.int("vocab_size"), os.path.join(args.checkpoint, "spk_dict.pt"))
+    speaker_tensors(b, p, speakers, cfg.dit, cfg.text, os.path.join(args.checkpoint, "spk_dict.pt"))
     return p
+
+
+def thinker_rows(b, text, ids, what):
+    """A function giving rows @ids of the thinker's input embedding
+    (thinker.model.embed_tokens) in float32: the talker's text rows, which it
+    would otherwise need the thinker's file for."""
+    hf = "thinker.model.embed_tokens.weight"
+    vocab, hidden = text.int("vocab_size"), text.int("hidden_size")
+    if hf not in b.ckpt:
+        raise ConvertError(f"checkpoint: missing tensor {hf} (needed for {what})")
+    if tuple(b.ckpt.shape(hf)) != (vocab, hidden):
+        raise ConvertError(f"checkpoint: tensor {hf} has shape {list(b.ckpt.shape(hf))}, but config.json implies "
+                           f"{[vocab, hidden]}")
+    for i in ids:
+        if not 0 <= i < vocab:
+            raise ConvertError(f"{what}: thinker token id {i} is not below the thinker's vocab_size {vocab}")
+    to_f32 = b.ckpt.to_f32(hf)
+    return lambda: to_f32(np.asarray(b.ckpt.array(hf)[list(ids)]))
 
 
 def put_keys(p, prefix, sec, ints=(), floats=(), lists=()):
@@ -442,6 +460,10 @@ def talker_tensors(b, p, t, text):
     b.tensor(p, "talker.inp_proj.weight", "talker.thinker_to_talker_proj.weight", [H, E])
     b.tensor(p, "talker.inp_proj.bias", "talker.thinker_to_talker_proj.bias", [H])
     b.tensor(p, "talker.token_embd.weight", "talker.model.embed_tokens.weight", [V, E])
+    text_ids = [t.int(k, minimum=0) for k in ("tts_text_start_token_id", "tts_text_end_token_id",
+                                              "tts_text_pad_token_id")]
+    p.specs.append(Spec("talker.text_embd.weight", gw.F32, [3, E],
+                        array=thinker_rows(b, text, text_ids, "talker_config.tts_text_*_token_id")))
     qwen2_blocks(b, p, "talker.", "talker.model.", n_layers, H, n_head, n_kv, head_dim, ff)
     b.tensor(p, "talker.output_norm.weight", "talker.model.norm.weight", [H])
     b.tensor(p, "talker.output.weight", "talker.codec_head.weight", [V, H])
@@ -570,8 +592,9 @@ def bigvgan_tensors(b, p, c, dit):
     b.f32(p, o + "conv_post.weight", h + "conv_post.weight", [1, last, 7])
 
 
-def speaker_tensors(p, speakers, dit, vocab_size, path):
+def speaker_tensors(b, p, speakers, dit, text, path):
     enc_emb, mel = dit.int("enc_emb_dim"), dit.int("mel_dim")
+    vocab_size, E = text.int("vocab_size"), text.int("hidden_size")
     names, bos = [], []
     for s in speakers:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", s.name):
@@ -593,6 +616,8 @@ def speaker_tensors(p, speakers, dit, vocab_size, path):
         bos.append(s.bos_token)
         p.specs.append(Spec(f"spk.{s.name}.cond", gw.F32, [enc_emb], array=lambda c=cond: c))
         p.specs.append(Spec(f"spk.{s.name}.ref_mel", gw.F32, ref.shape, array=lambda r=ref: r))
+        p.specs.append(Spec(f"spk.{s.name}.bos_embd", gw.F32, [E],
+                            array=thinker_rows(b, text, [s.bos_token], f"{path}: speaker {s.name}")))
     p.key("add_array", "mor.speakers.names", gw.STRING, names)
     p.key("add_array", "mor.speakers.bos_token_ids", gw.UINT32, bos)
     p.key("add_string", "mor.speakers.default", "Chelsie" if "Chelsie" in names else names[0])

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* unary: element-wise activations (SiLU, GELU erf and tanh forms), dispatch and C reference. */
+/* unary: element-wise activations (SiLU, GELU erf and tanh forms, ReLU, tanh, sigmoid), dispatch and C reference. */
 #include "ops.h"
 
 #include <math.h>
@@ -17,6 +17,12 @@ static const MorVkPipelineDesc unary_f32[] = {
                            2, 1u << 1, sizeof (UnaryPush) },
   [MOR_UNARY_GELU_TANH] = { "unary_gelu_tanh_f32", mor_spv_unary_gelu_tanh_f32,
                             &mor_spv_unary_gelu_tanh_f32_size, 2, 1u << 1, sizeof (UnaryPush) },
+  [MOR_UNARY_RELU] = { "unary_relu_f32", mor_spv_unary_relu_f32, &mor_spv_unary_relu_f32_size, 2, 1u << 1,
+                       sizeof (UnaryPush) },
+  [MOR_UNARY_TANH] = { "unary_tanh_f32", mor_spv_unary_tanh_f32, &mor_spv_unary_tanh_f32_size, 2, 1u << 1,
+                       sizeof (UnaryPush) },
+  [MOR_UNARY_SIGMOID] = { "unary_sigmoid_f32", mor_spv_unary_sigmoid_f32, &mor_spv_unary_sigmoid_f32_size, 2,
+                          1u << 1, sizeof (UnaryPush) },
 };
 
 void
@@ -56,6 +62,15 @@ mor_ref_unary (MorUnaryOp op, const float *x, float *y, guint32 n)
       break;
     case MOR_UNARY_GELU_TANH:   /* PyTorch: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))) */
       y[i] = 0.5f * v * (1.0f + tanhf ((float) (M_SQRT2 * M_2_SQRTPI * 0.5) * (v + 0.044715f * v * v * v)));
+      break;
+    case MOR_UNARY_RELU:        /* PyTorch: max(x, 0) */
+      y[i] = v > 0.0f ? v : 0.0f;
+      break;
+    case MOR_UNARY_TANH:
+      y[i] = tanhf (v);
+      break;
+    case MOR_UNARY_SIGMOID:     /* PyTorch: 1 / (1 + exp(-x)) */
+      y[i] = 1.0f / (1.0f + expf (-v));
       break;
     }
   }

@@ -249,6 +249,8 @@ def expected_layout(cfg_text=mk.TEXT, audio=mk.AUDIO, talker=mk.TALKER, dit=mk.D
     put("talker", "talker.inp_proj.weight", "talker.thinker_to_talker_proj.weight", "w")
     put("talker", "talker.inp_proj.bias", "talker.thinker_to_talker_proj.bias", "f32")
     put("talker", "talker.token_embd.weight", "talker.model.embed_tokens.weight", "w")
+    text_ids = [mk.tid(t) for t in ("<tts_text_bos>", "<tts_text_eod>", "<tts_pad>")]  # start, end, pad
+    put("talker", "talker.text_embd.weight", ("rows", text_ids), "f32", (3, cfg_text["hidden_size"]))
     llm("talker", "talker.", "talker.model.", k["num_hidden_layers"])
     put("talker", "talker.output_norm.weight", "talker.model.norm.weight", "f32")
     put("talker", "talker.output.weight", "talker.codec_head.weight", "w")
@@ -305,6 +307,7 @@ def expected_layout(cfg_text=mk.TEXT, audio=mk.AUDIO, talker=mk.TALKER, dit=mk.D
     for name, (bos, cond, ref) in mk.speakers().items():
         put("talker", f"spk.{name}.cond", ("spk", name, "cond"), "f32", (cond.shape[1],))
         put("talker", f"spk.{name}.ref_mel", ("spk", name, "ref_mel"), "f32", ref.shape[1:])
+        put("talker", f"spk.{name}.bos_embd", ("rows", [bos]), "f32", (cfg_text["hidden_size"],))
     return L
 
 
@@ -388,6 +391,8 @@ class Roundtrip(ConvertTestCase):
         for name, (hf, kind, shape) in layout.items():
             if kind == "gen":
                 src = None
+            elif isinstance(hf, tuple) and hf[0] == "rows":  # rows of the thinker's input embedding
+                src = self.tensors["thinker.model.embed_tokens.weight"][1][hf[1]]
             elif isinstance(hf, tuple):
                 bos, cond, ref = mk.speakers()[hf[1]]
                 src = cond.reshape(-1) if hf[2] == "cond" else ref[0]

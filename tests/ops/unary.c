@@ -5,15 +5,17 @@
 #include <float.h>
 #include <math.h>
 
-static const char *names[] = { "silu", "gelu_erf", "gelu_tanh" };
+static const char *names[] = { "silu", "gelu_erf", "gelu_tanh", "relu", "tanh", "sigmoid" };
 
 /* Tolerances against libm (expf, erff, tanhf) in fp32. SiLU and GELU-tanh go
  * through the device's exp (Vulkan: within 3 + 2|x| ulp) and one division, a
  * few ulps of the result. GELU-erf carries our erf's error, up to ~2.6e-7
  * absolute with a device exp (elementwise.glsl), times 0.5·|x| ≤ 2.8 where it
- * is not ±1: 1e-6 absolute covers it; rtol the few ulps of the products. */
-static const float abs_tol[] = { 1e-6f, 1e-6f, 1e-6f };
-static const float rel_tol[] = { 2e-6f, 2e-6f, 2e-6f };
+ * is not ±1: 1e-6 absolute covers it; rtol the few ulps of the products.
+ * ReLU is exact. Tanh and sigmoid: the device's exp (3 ulp near 1) and one
+ * division; near 0 tanh's 1 − e^-2|x| cancels, leaving ~2e-7 absolute. */
+static const float abs_tol[] = { 1e-6f, 1e-6f, 1e-6f, 0, 3e-7f, 2e-7f };
+static const float rel_tol[] = { 2e-6f, 2e-6f, 2e-6f, 0, 2e-6f, 2e-6f };
 
 static float *
 run_unary (MorUnaryOp op, const float *x, guint32 n)
@@ -42,7 +44,7 @@ static void
 test_sizes (void)
 {
   static const guint32 sizes[] = { 1, 7, 255, 256, 257, 65537, 11008 * 37 };
-  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_GELU_TANH; op++)
+  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_SIGMOID; op++)
     for (guint c = 0; c < G_N_ELEMENTS (sizes); c++) {
       g_autofree float *x = harness_random (sizes[c], -8, 8, 10 * op + c);
       check (op, x, sizes[c], "random");
@@ -58,7 +60,7 @@ test_sweep (void)
   g_autofree float *x = g_new (float, n);
   for (guint32 i = 0; i < n; i++)
     x[i] = -12.0f + (float) i / 4096.0f;
-  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_GELU_TANH; op++)
+  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_SIGMOID; op++)
     check (op, x, n, "sweep");
 }
 
@@ -75,7 +77,7 @@ test_extremes (void)
     x[2 * i] = base[i];
     x[2 * i + 1] = -base[i];
   }
-  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_GELU_TANH; op++) {
+  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_SIGMOID; op++) {
     g_autofree float *got = run_unary (op, x, n);
     g_autofree float *want = g_new (float, n);
     mor_ref_unary (op, x, want, n);
@@ -94,7 +96,7 @@ static void
 test_in_place (void)
 {
   guint32 n = 1000;
-  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_GELU_TANH; op++) {
+  for (MorUnaryOp op = MOR_UNARY_SILU; op <= MOR_UNARY_SIGMOID; op++) {
     g_autofree float *x = harness_random (n, -6, 6, 40 + op);
     g_autofree float *want = g_new (float, n);
     mor_ref_unary (op, x, want, n);
