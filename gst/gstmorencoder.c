@@ -20,7 +20,7 @@
  * (fields utterance (uint), timestamp (uint64: the PTS of its first sample))
  * and a `mor/utterance-end` (utterance, timestamp (the PTS just past its
  * last sample), rows (uint), revised-from (uint), reason (string: silence,
- * max-length, eos, upstream)). Rows sent while the user spoke are normalised
+ * max-length, eos, upstream, segment)). Rows sent while the user spoke are normalised
  * with the loudness heard so far: when a louder part comes later, rows from
  * revised-from up to those sent early differ from the whole-utterance
  * encoding (docs/mel.md); they are not sent again.
@@ -35,10 +35,11 @@
  *
  * ## Example launch line
  *
- * Answers one second of noise; encoder.gguf and thinker.gguf come from
- * model/convert/convert_hf.py (docs/model-format.md).
+ * Answers a second of noise (an utterance the VAD ends at EOS);
+ * encoder.gguf and thinker.gguf come from model/convert/convert_hf.py
+ * (docs/model-format.md).
  * |[
- * gst-launch-1.0 -e audiotestsrc wave=white-noise num-buffers=16 ! audioconvert ! audioresample ! \
+ * gst-launch-1.0 -e audiotestsrc wave=white-noise samplesperbuffer=1600 num-buffers=10 ! audioconvert ! audioresample ! \
  *     morencoder model=encoder.gguf ! morthinker model=thinker.gguf name=t \
  *     t.response ! queue ! fdsink  t.reasoning ! queue ! fakesink
  * ]|
@@ -795,6 +796,13 @@ handle_event (GstMorEncoder *self, GstEvent *event, gint64 arrived_us)
     return;
   }
   case GST_EVENT_SEGMENT: {
+    /* A new timeline: the open utterance ends in the old one, the VAD starts afresh. */
+    if (self->utt_open)
+      close_utterance (self, self->pos, "segment", arrived_us);
+    if (self->detector) {
+      mor_vad_reset (self->detector);
+      self->vad_origin = self->pos;
+    }
     const GstSegment *segment;
     gst_event_parse_segment (event, &segment);
     gst_segment_copy_into (segment, &self->segment);
@@ -953,29 +961,49 @@ gst_mor_encoder_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
 /* ---- queries ---- */
 
+/* Answers a CAPS query with @caps (transfer full) cut to its filter; TRUE when that leaves nothing. */
+static gboolean
+answer_caps (GstQuery *query, GstCaps *caps)
+{
+  GstCaps *filter;
+  gst_query_parse_caps (query, &filter);
+  if (filter) {
+    GstCaps *c = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = c;
+  }
+  gboolean empty = gst_caps_is_empty (caps);
+  gst_query_set_caps_result (query, caps);
+  gst_caps_unref (caps);
+  return empty;
+}
+
+/* The device context, else the default handling. */
+static gboolean
+query_default (GstMorEncoder *self, GstPad *pad, GstQuery *query)
+{
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT &&
+      gst_mor_element_handle_context_query (GST_ELEMENT (self), query, self->dev))
+    return TRUE;
+  return gst_pad_query_default (pad, GST_OBJECT (self), query);
+}
+
 static gboolean
 gst_mor_encoder_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstMorEncoder *self = GST_MOR_ENCODER (parent);
   switch (GST_QUERY_TYPE (query)) {
   case GST_QUERY_CAPS: {
-    GstCaps *filter, *caps = gst_pad_get_pad_template_caps (pad);
+    GstCaps *filter;
     gst_query_parse_caps (query, &filter);
-    if (filter) {
-      GstCaps *c = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-      /* Upstream offers only audio we cannot take: it will fail with not-negotiated; say why. */
-      if (gst_caps_is_empty (c) && !gst_caps_is_empty (filter) &&
-          gst_structure_has_name (gst_caps_get_structure (filter, 0), "audio/x-raw") &&
-          g_atomic_int_compare_and_exchange (&self->warned_caps, FALSE, TRUE)) {
-        g_autofree char *offered = gst_caps_to_string (filter);
-        GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("morencoder needs %s; upstream offers %s", NEEDS, offered),
-                             (NULL));
-      }
-      gst_caps_unref (caps);
-      caps = c;
+    /* Upstream offers only audio we cannot take: it will fail with not-negotiated; say why. */
+    if (answer_caps (query, gst_pad_get_pad_template_caps (pad)) && filter && !gst_caps_is_empty (filter) &&
+        gst_structure_has_name (gst_caps_get_structure (filter, 0), "audio/x-raw") &&
+        g_atomic_int_compare_and_exchange (&self->warned_caps, FALSE, TRUE)) {
+      g_autofree char *offered = gst_caps_to_string (filter);
+      GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("morencoder needs %s; upstream offers %s", NEEDS, offered),
+                           (NULL));
     }
-    gst_query_set_caps_result (query, caps);
-    gst_caps_unref (caps);
     return TRUE;
   }
   case GST_QUERY_ACCEPT_CAPS: {
@@ -987,12 +1015,8 @@ gst_mor_encoder_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
                                       gst_structure_has_name (gst_caps_get_structure (caps, 0), "audio/x-raw"));
     return TRUE;
   }
-  case GST_QUERY_CONTEXT:
-    if (gst_mor_element_handle_context_query (GST_ELEMENT (self), query, self->dev))
-      return TRUE;
-    return gst_pad_query_default (pad, parent, query);
   default:
-    return gst_pad_query_default (pad, parent, query);
+    return query_default (self, pad, query);
   }
 }
 
@@ -1027,26 +1051,12 @@ gst_mor_encoder_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   }
   case GST_QUERY_CAPS: {
     /* With a model loaded, rows have its width. */
-    GstCaps *filter, *caps = gst_pad_get_pad_template_caps (pad);
-    gst_query_parse_caps (query, &filter);
-    if (self->dim) {
-      gst_caps_unref (caps);
-      caps = gst_caps_new_simple (GST_MOR_EMBEDDINGS_CAPS, "dim", G_TYPE_INT, (gint) self->dim, NULL);
-    }
-    if (filter) {
-      GstCaps *c = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-      gst_caps_unref (caps);
-      caps = c;
-    }
-    gst_query_set_caps_result (query, caps);
-    gst_caps_unref (caps);
+    answer_caps (query, self->dim ? gst_caps_new_simple (GST_MOR_EMBEDDINGS_CAPS, "dim", G_TYPE_INT,
+                                                         (gint) self->dim, NULL)
+                                  : gst_pad_get_pad_template_caps (pad));
     return TRUE;
   }
-  case GST_QUERY_CONTEXT:
-    if (gst_mor_element_handle_context_query (GST_ELEMENT (self), query, self->dev))
-      return TRUE;
-    return gst_pad_query_default (pad, parent, query);
   default:
-    return gst_pad_query_default (pad, parent, query);
+    return query_default (self, pad, query);
   }
 }

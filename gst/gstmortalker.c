@@ -246,6 +246,8 @@ gst_mor_talker_init (GstMorTalker *self)
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mor_talker_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mor_talker_sink_event));
   gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_mor_talker_query));
+  /* Any dim is accepted so that a wrong one reaches the CAPS event and gets an error naming it. */
+  GST_PAD_SET_ACCEPT_TEMPLATE (self->sinkpad);
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_mor_talker_query));

@@ -309,13 +309,10 @@ mor_dit_speaker_new (MorDit *dit, const float *cond, const float *ref_mel, guint
   spk->spk = g_new (float, c->enc_dim);
   spk->spk_null = g_new (float, c->enc_dim);
   /* DiTInputEmbedding with apply_cfg: the null branch's reference mel is zeros_like(ref_mel) */
+  if (!mor_ecapa_check_input (dit->ecapa, ref_mel, n_frames, error))
+    return NULL;
   g_autofree float *zeros = g_new0 (float, (gsize) n_frames * c->mel_dim);
   if (reference) {
-    if (n_frames < mor_ecapa_min_frames (dit->ecapa)) {
-      g_set_error (error, MOR_ECAPA_ERROR, MOR_ECAPA_ERROR_INPUT, "reference mel of %u frames; the speaker "
-                   "encoder's reflect padding needs at least %u", n_frames, mor_ecapa_min_frames (dit->ecapa));
-      return NULL;
-    }
     mor_ecapa_reference_forward (dit->ecapa, ref_mel, n_frames, spk->spk);
     mor_ecapa_reference_forward (dit->ecapa, zeros, n_frames, spk->spk_null);
   } else if (!mor_ecapa_compute (dit->ecapa, ref_mel, n_frames, spk->spk, error) ||
@@ -451,6 +448,18 @@ linear (MorVkStream *st, const MorWeight *w, const MorWeight *b, MorVkView x, Mo
   mor_op_matmul (st, w->type, wview (w), x, wview (b), y, w->rows, w->cols, n);
 }
 
+/* F.linear of one vector (the time embedding and the modulations): the
+ * matrix-vector kernel where rows suit it (it streams the weights; matmul's
+ * tiles would be mostly empty). */
+static void
+linear1 (MorVkStream *st, const MorWeight *w, const MorWeight *b, MorVkView x, MorVkView y)
+{
+  if (w->cols % 8 == 0)
+    mor_op_matvec (st, w->type, wview (w), x, wview (b), y, w->rows, w->cols, 1);
+  else
+    mor_op_matmul (st, w->type, wview (w), x, wview (b), y, w->rows, w->cols, 1);
+}
+
 /* Branch rows: T frames of @stride, so that every branch's q, k, v views start
  * at a binding offset the device allows. */
 static guint32
@@ -482,16 +491,16 @@ record (MorDitSession *s, MorVkStream *st, guint32 T, guint32 nb, guint32 stride
   if (stride > T)   /* attention leaves the padding rows alone: keep them finite */
     mor_vk_stream_fill (st, part (r->att, 0, (guint64) R * I), 0);
   // DiTTimestepEmbedding: time_mlp(sinusoid); every AdaLN then takes SiLU of it
-  linear (st, &dit->time_in_w, &dit->time_in_b, r->tf, r->tmid, 1);
+  linear1 (st, &dit->time_in_w, &dit->time_in_b, r->tf, r->tmid);
   mor_op_unary (st, MOR_UNARY_SILU, r->tmid, r->tmid, D);
-  linear (st, &dit->time_out_w, &dit->time_out_b, r->tmid, r->temb, 1);
+  linear1 (st, &dit->time_out_w, &dit->time_out_b, r->tmid, r->temb);
   mor_op_unary (st, MOR_UNARY_SILU, r->temb, r->temb, D);
   // DiTInputEmbedding: proj(cat(x_t, ECAPA, code_embed, cond))
   linear (st, &dit->inp_w, &dit->inp_b, r->x, r->h, R);
   for (guint32 l = 0; l < c->num_hidden_layers; l++) {
     const Layer *L = &dit->layers[l];
     // Qwen2_5_OmniAdaLayerNormZero: shift, scale, gate (msa), shift, scale, gate (mlp) = linear(silu(temb))
-    linear (st, &L->ada_w, &L->ada_b, r->temb, r->mod, 1);
+    linear1 (st, &L->ada_w, &L->ada_b, r->temb, r->mod);
     mor_op_scale (st, part (r->mod, 1, D), part (r->mod, 1, D), D, 1.0f, 1.0f);   // 1 + scale_msa
     mor_op_scale (st, part (r->mod, 4, D), part (r->mod, 4, D), D, 1.0f, 1.0f);   // 1 + scale_mlp
     // norm = LN(h)·(1 + scale_msa) + shift_msa
@@ -520,7 +529,7 @@ record (MorDitSession *s, MorVkStream *st, guint32 T, guint32 nb, guint32 stride
     mor_op_binary (st, MOR_BINARY_ADD, r->h, r->n, r->h, R, D, MOR_BROADCAST_NONE);
   }
   // norm_out (Qwen2_5_OmniAdaLayerNormZero_Final): scale, shift = linear(silu(temb)); LN(h)·(1 + scale) + shift
-  linear (st, &dit->out_ada_w, &dit->out_ada_b, r->temb, r->mod, 1);
+  linear1 (st, &dit->out_ada_w, &dit->out_ada_b, r->temb, r->mod);
   mor_op_scale (st, part (r->mod, 0, D), part (r->mod, 0, D), D, 1.0f, 1.0f);
   mor_op_layer_norm (st, r->h, part (r->mod, 0, D), part (r->mod, 1, D), r->n, R, D, c->layer_norm_eps);
   // proj_out
@@ -659,6 +668,15 @@ ref_linear (const MorWeight *w, const MorWeight *b, const float *x, float *y, gu
   mor_ref_matmul (w->type, w->host, x, b->host, y, w->rows, w->cols, n);
 }
 
+static void
+ref_linear1 (const MorWeight *w, const MorWeight *b, const float *x, float *y)
+{
+  if (w->cols % 8 == 0)
+    mor_ref_matvec (w->type, w->host, x, b->host, y, w->rows, w->cols, 1);
+  else
+    mor_ref_matmul (w->type, w->host, x, b->host, y, w->rows, w->cols, 1);
+}
+
 /* One evaluation on @nb branches of T frames of X (rows T apart) to out [nb·T, mel]. */
 static void
 reference_forward (MorDit *dit, const float *X, guint32 T, guint32 nb, float t, float *out)
@@ -675,14 +693,14 @@ reference_forward (MorDit *dit, const float *X, guint32 T, guint32 nb, float t, 
   g_autofree float *u = g_new (float, (gsize) R * FF);
 
   time_sinusoid (c, t, tf);
-  ref_linear (&dit->time_in_w, &dit->time_in_b, tf, tmid, 1);
+  ref_linear1 (&dit->time_in_w, &dit->time_in_b, tf, tmid);
   mor_ref_unary (MOR_UNARY_SILU, tmid, tmid, D);
-  ref_linear (&dit->time_out_w, &dit->time_out_b, tmid, temb, 1);
+  ref_linear1 (&dit->time_out_w, &dit->time_out_b, tmid, temb);
   mor_ref_unary (MOR_UNARY_SILU, temb, temb, D);
   ref_linear (&dit->inp_w, &dit->inp_b, X, h, R);
   for (guint32 l = 0; l < c->num_hidden_layers; l++) {
     const Layer *L = &dit->layers[l];
-    ref_linear (&L->ada_w, &L->ada_b, temb, mod, 1);
+    ref_linear1 (&L->ada_w, &L->ada_b, temb, mod);
     mor_ref_scale (mod + D, mod + D, D, 1.0f, 1.0f);
     mor_ref_scale (mod + 4 * D, mod + 4 * D, D, 1.0f, 1.0f);
     mor_ref_layer_norm (h, mod + D, mod, n, R, D, c->layer_norm_eps);
@@ -706,7 +724,7 @@ reference_forward (MorDit *dit, const float *X, guint32 T, guint32 nb, float t, 
     mor_ref_binary (MOR_BINARY_MUL, n, mod + 5 * D, n, R, D, MOR_BROADCAST_ROW);
     mor_ref_binary (MOR_BINARY_ADD, h, n, h, R, D, MOR_BROADCAST_NONE);
   }
-  ref_linear (&dit->out_ada_w, &dit->out_ada_b, temb, mod, 1);
+  ref_linear1 (&dit->out_ada_w, &dit->out_ada_b, temb, mod);
   mor_ref_scale (mod, mod, D, 1.0f, 1.0f);
   mor_ref_layer_norm (h, mod, mod + D, n, R, D, c->layer_norm_eps);
   ref_linear (&dit->out_w, &dit->out_b, n, out, R);

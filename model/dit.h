@@ -17,9 +17,9 @@
  *              the caller gives (mor_dit_noise() makes some from a seed) to a
  *              mel [mel_dim, repeats·n_codes]. It runs on whatever codes it is
  *              given: streaming passes a window of codes with the same slice
- *              of the utterance's noise (docs, reference §6c); positions and
- *              attention blocks then count from the window's start, as the
- *              official chunked token2wav does.
+ *              of the utterance's noise (token2wav.h); positions and attention
+ *              blocks then count from the window's start, as Qwen's official
+ *              chunked token2wav does.
  *     or mor_dit_session_velocity(): one evaluation of the network.
  *  5. free.
  * A MorDit serves several sessions; a session is used by one thread at a time.

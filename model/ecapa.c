@@ -356,8 +356,8 @@ check_offsets (MorEcapa *e, guint32 T, GError **error)
   return ok;
 }
 
-static gboolean
-check_input (MorEcapa *e, const float *ref_mel, guint32 n_frames, GError **error)
+gboolean
+mor_ecapa_check_input (MorEcapa *e, const float *ref_mel, guint32 n_frames, GError **error)
 {
   guint32 need = mor_ecapa_min_frames (e);
   if (n_frames < need) {
@@ -380,7 +380,7 @@ gboolean
 mor_ecapa_compute (MorEcapa *e, const float *ref_mel, guint32 n_frames, float *out, GError **error)
 {
   const MorEcapaConfig *c = &e->config;
-  if (!check_input (e, ref_mel, n_frames, error) || !check_offsets (e, n_frames, error))
+  if (!mor_ecapa_check_input (e, ref_mel, n_frames, error) || !check_offsets (e, n_frames, error))
     return FALSE;
   guint32 n = c->n_blocks, C = c->enc_channels[n - 1], T = n_frames, nm = c->mel_dim;
   guint32 Cb = 0;

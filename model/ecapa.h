@@ -75,6 +75,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorEcapa, mor_ecapa_free)
  * every pad shorter than the input. */
 guint32 mor_ecapa_min_frames (MorEcapa *e);
 
+/* Checks a reference mel [n_frames, mel_dim]: MOR_ECAPA_ERROR_INPUT for fewer
+ * than mor_ecapa_min_frames() frames or a value that is not finite. */
+gboolean mor_ecapa_check_input (MorEcapa *e, const float *ref_mel, guint32 n_frames, GError **error);
+
 /**
  * mor_ecapa_compute:
  * @e: the encoder
@@ -91,8 +95,8 @@ guint32 mor_ecapa_min_frames (MorEcapa *e);
  */
 gboolean mor_ecapa_compute (MorEcapa *e, const float *ref_mel, guint32 n_frames, float *out, GError **error);
 
-/* The C reference: the same sequence of ops on the host (n_frames at least
- * mor_ecapa_min_frames(); the caller checks). */
+/* The C reference: the same sequence of ops on the host, on input that
+ * mor_ecapa_check_input() accepted. */
 void mor_ecapa_reference_forward (MorEcapa *e, const float *ref_mel, guint32 n_frames, float *out);
 
 G_END_DECLS

@@ -17,6 +17,7 @@ static MorVkDevice *device;
 typedef struct {
   guint32 mel_dim, c0, rates[8], kernels[8], res_kernels[8], dilations[24];
   float post_scale;              /* conv_post weights times this (0: 0.05, for samples well inside ±1) */
+  gboolean f16;                  /* convolution weights in F16 */
   const char *drop_key, *drop_tensor, *reshape_tensor, *bf16_tensor;
 } Spec;
 
@@ -47,6 +48,13 @@ add (MorGgufWriter *w, const Spec *s, GRand *rng, const char *name, guint32 n_di
     /* Box–Muller */
     double u = g_rand_double_range (rng, 1e-12, 1.0), t = g_rand_double (rng);
     v[i] = (float) (std * sqrt (-2 * log (u)) * cos (2 * G_PI * t));
+  }
+  if (s->f16 && n_dims == 3) {
+    g_autofree guint16 *h = g_new (guint16, n);
+    for (gsize i = 0; i < n; i++)
+      h[i] = mor_f32_to_f16 (v[i]);
+    mor_gguf_writer_add_tensor (w, name, MOR_TYPE_F16, n_dims, ne, h, n * 2);
+    return;
   }
   if (g_strcmp0 (name, s->bf16_tensor) == 0) {
     g_autofree guint16 *h = g_new (guint16, n);
@@ -198,6 +206,18 @@ test_forward (void)
   static const guint32 frames[] = { 1, 7, 33, 40, 7 };
   for (guint i = 0; i < G_N_ELEMENTS (frames); i++)
     check_against_reference (bv, s, frames[i], 10 + i, ATOL, "tiny");
+}
+
+/* Convolution weights in F16 (the conv ops' other weight type). */
+static void
+test_forward_f16 (void)
+{
+  Spec half = tiny;
+  half.f16 = TRUE;
+  g_autoptr (MorBigvgan) bv = load_spec (&half, 14);
+  g_autoptr (MorBigvganSession) s = session (bv, 33);
+  check_against_reference (bv, s, 7, 15, ATOL, "f16");
+  check_against_reference (bv, s, 33, 16, ATOL, "f16");
 }
 
 /* Three upsamplers of odd rates and kernel sizes, three resblock kernels (one of
@@ -382,11 +402,15 @@ test_stream (void)
   g_assert_cmpmem (other + 150 * 6, 150 * 6 * 4, half, 150 * 6 * 4);
 }
 
+/* Qwen2.5-Omni's rates, kernels and dilations (240 samples a frame) at 1/24 of
+ * its width. */
 static void
-test_stream_talker (void)
+test_stream_qwen_shape (void)
 {
-  g_autoptr (MorBigvgan) bv = talker_tiny ();
-  compare_stream (bv, 150, 10, "talker tiny");
+  static const Spec qwen = { 80, 64, { 5, 3, 2, 2, 2, 2 }, { 11, 7, 4, 4, 4, 4 }, { 3, 7, 11 },
+                             { 1, 3, 5, 1, 3, 5, 1, 3, 5 } };
+  g_autoptr (MorBigvgan) bv = load_spec (&qwen, 13);
+  compare_stream (bv, 150, 10, "qwen shape");
 }
 
 /* A window the session cannot take, or with a NaN: an error, and the session
@@ -500,11 +524,12 @@ main (int argc, char **argv)
   device = harness_device ();
   g_test_add_func ("/bigvgan/forward", test_forward);
   g_test_add_func ("/bigvgan/forward-odd", test_forward_odd);
+  g_test_add_func ("/bigvgan/forward-f16", test_forward_f16);
   g_test_add_func ("/bigvgan/forward-talker", test_forward_talker);
   g_test_add_func ("/bigvgan/stride-and-rerecord", test_stride_and_rerecord);
   g_test_add_func ("/bigvgan/clamp", test_clamp);
   g_test_add_func ("/bigvgan/stream", test_stream);
-  g_test_add_func ("/bigvgan/stream-talker", test_stream_talker);
+  g_test_add_func ("/bigvgan/stream-qwen-shape", test_stream_qwen_shape);
   g_test_add_func ("/bigvgan/bad-input", test_bad_input);
   g_test_add_func ("/bigvgan/load-errors", test_load_errors);
   return g_test_run ();

@@ -78,6 +78,25 @@ check "vocode streams in chunks" "$mor" vocode --model "$dir/talker.gguf" --mel 
 check "vocode writes .npy" test "$(stat -c %s "$dir/speech.npy")" -eq $((128 + 2400 * 4))
 refuse "vocode refuses a mel of 79 bands" 1 "shape (80, ?)" "$mor" vocode --model "$dir/talker.gguf" \
   --mel "$dir/zmel79.npy" -o "$dir/x.wav"
+# Codes as int32 .npy for the DiT: 12 zeros (24 mel frames); a 0 and a 255, past the tiny table's 72 rows.
+npy_i32 () {  # npy_i32 N
+  printf '\x93NUMPY\x01\x00\x76\x00%-117s\n' "{'descr': '<i4', 'fortran_order': False, 'shape': ($1,), }"
+}
+{ npy_i32 12; head -c 48 /dev/zero; } > "$dir/zcodes.npy"
+{ npy_i32 2; printf '\x00\x00\x00\x00\xff\x00\x00\x00'; } > "$dir/badcodes.npy"
+check "token2wav makes a mel from codes" "$mor" token2wav --model "$dir/talker.gguf" --codes "$dir/zcodes.npy" \
+  --steps 3 --seed 1 -o "$dir/tmel.npy"
+check "token2wav writes [80, 24] float32" test "$(stat -c %s "$dir/tmel.npy")" -eq $((128 + 80 * 24 * 4))
+check "token2wav with Euler, no guidance" "$mor" token2wav --model "$dir/talker.gguf" --codes "$dir/zcodes.npy" \
+  --steps 4 --solver euler --cfg 0 --speaker Ethan -o "$dir/tmel2.npy"
+check "vocode the DiT's mel" "$mor" vocode --model "$dir/talker.gguf" --mel "$dir/tmel.npy" -o "$dir/t.wav"
+refuse "token2wav refuses a code past the codec table" 1 "no row" "$mor" token2wav --model "$dir/talker.gguf" \
+  --codes "$dir/badcodes.npy" -o "$dir/x.npy"
+refuse "token2wav names an unknown speaker" 1 "no speaker" "$mor" token2wav --model "$dir/talker.gguf" \
+  --codes "$dir/zcodes.npy" --speaker Nobody -o "$dir/x.npy"
+check "ecapa of a speaker" "$mor" ecapa --model "$dir/talker.gguf" --speaker Ethan -o "$dir/spk.npy"
+check "ecapa writes [32] float32" test "$(stat -c %s "$dir/spk.npy")" -eq $((128 + 32 * 4))
+check "bench dit on a short window" "$mor" bench dit --model "$dir/talker.gguf" --frames 48 --chunk 24 --runs 1
 refuse "mkmodel names unknown kinds" 2 "unknown --kind" "$mor" mkmodel --kind vocoder -o "$dir/x.gguf"
 
 echo "not a model" > "$dir/bad.gguf"

@@ -14,8 +14,7 @@
  *   ups i      2·L_i·c_i·c_(i+1)·k_i            (each input sample feeds k_i outputs)
  *   AMPBlocks  Σ_i Σ_kernels 6 convs · 2·L_(i+1)·c_(i+1)²·k
  *   conv_post  2·L·7·c_last
- * The anti-aliased SnakeBeta (about 40 flops a sample and channel, 7 per
- * AMPBlock conv pair) is left out. */
+ * The anti-aliased SnakeBeta (about 40 flops a sample and channel) is left out. */
 #include "commands.h"
 
 #include <math.h>

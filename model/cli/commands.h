@@ -20,6 +20,8 @@ int mor_cli_bench (int argc, char **argv);
 int mor_cli_bench_thinker (int argc, char **argv);
 int mor_cli_bench_kernels (int argc, char **argv);
 int mor_cli_bench_encoder (int argc, char **argv);
+int mor_cli_bench_vocoder (int argc, char **argv);
+int mor_cli_bench_dit (int argc, char **argv);
 int mor_cli_bench_e2e (int argc, char **argv);
 
 /* Prints @error (if any) and the option help to stderr; returns 2. */

@@ -183,9 +183,11 @@ mor_cli_ecapa (int argc, char **argv)
     return mor_cli_fail (error);
   }
   g_autofree float *v = g_new (float, c->enc_dim);
-  if (reference && n_ref >= mor_ecapa_min_frames (e))
+  if (!mor_ecapa_check_input (e, ref_mel, n_ref, &error))
+    return mor_cli_fail (error);
+  if (reference)
     mor_ecapa_reference_forward (e, ref_mel, n_ref, v);
-  else if (!mor_ecapa_compute (e, ref_mel, n_ref, v, &error))   /* also the input errors */
+  else if (!mor_ecapa_compute (e, ref_mel, n_ref, v, &error))
     return mor_cli_fail (error);
   guint64 shape[1] = { c->enc_dim };
   if (!mor_npy_save (out, MOR_NPY_F32, 1, shape, v, &error))

@@ -2,8 +2,8 @@
 /* Every gst-launch-1.0 line of the documentation parses: README.md, docs/ *.md
  * (in fenced code blocks), every file of pipelines/, and the SECTION examples
  * of gst/ *.c (in |[ ]| blocks); a line goes on over lines ending in a backslash. The
- * SECTION examples also run to EOS, in a folder holding a tiny thinker.gguf
- * and a question.txt.
+ * SECTION examples also run to EOS, in a folder holding a tiny thinker.gguf,
+ * a tiny encoder.gguf and a question.txt.
  *
  * A line naming an element that does not exist yet (morencoder, mortalker) is
  * skipped, and the skips are listed; so is one naming an element of a plugin
@@ -182,6 +182,10 @@ test_launch_lines (void)
   g_autofree char *question = g_build_filename (dir, "question.txt", NULL);
   g_assert_true (mor_gguf_writer_write_file (w, model, &error));
   g_assert_true (g_file_set_contents (question, "what is one plus one\n", -1, &error));
+  g_autofree char *encoder = g_build_filename (dir, "encoder.gguf", NULL);
+  g_autoptr (MorGgufWriter) we = mor_mkmodel_encoder (mor_mkmodel_encoder_shape ("tiny"), MOR_TYPE_F16, 1, &error);
+  g_assert_no_error (error);
+  g_assert_true (mor_gguf_writer_write_file (we, encoder, &error));
   g_autofree char *cwd = g_get_current_dir ();
   g_assert_cmpint (g_chdir (dir), ==, 0);
 
@@ -217,6 +221,7 @@ test_launch_lines (void)
   g_assert_cmpuint (ran, >=, 1); /* morthinker's SECTION example */
   g_unlink (model);
   g_unlink (question);
+  g_unlink (encoder);
   g_rmdir (dir);
 }
 

@@ -233,6 +233,9 @@ parse_log (E *e)
     } else if (GST_EVENT_TYPE (ev) == GST_EVENT_FLUSH_STOP) {
       open = NULL;
       out = 0;
+    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      g_assert_null (open); /* a new timeline ends the utterance first */
+      out = 0;
     } else if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
       GstCaps *caps;
       gint dim;
@@ -487,7 +490,7 @@ test_max_length (void)
 
 /* vad=false: an upstream mor/utterance-end ends the utterance (and is not
  * forwarded); a flush drops the open one without an end; the next starts
- * afresh. */
+ * afresh; a new segment ends it. */
 static void
 test_upstream_and_flush (void)
 {
@@ -506,16 +509,25 @@ test_upstream_and_flush (void)
   gst_segment_init (&seg, GST_FORMAT_TIME);
   g_assert_true (gst_harness_push_event (e->h, gst_event_new_segment (&seg)));
   push_audio (e, x, 6000, FALSE, 1600, 0);
+  /* A new segment without a flush ends it. */
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.base = GST_SECOND;
+  g_assert_true (gst_harness_push_event (e->h, gst_event_new_segment (&seg)));
+  push_audio (e, x, 4000, FALSE, 1600, 0);
   finish (e);
   GArray *utts = parse_log (e);
-  g_assert_cmpuint (utts->len, ==, 3);
+  g_assert_cmpuint (utts->len, ==, 4);
   Utt *u0 = &g_array_index (utts, Utt, 0), *u1 = &g_array_index (utts, Utt, 1), *u2 = &g_array_index (utts, Utt, 2);
+  Utt *u3 = &g_array_index (utts, Utt, 3);
+  g_assert_cmpstr (u3->reason, ==, "eos");
+  g_assert_cmpuint (u3->start, ==, 0);
+  assert_rows_whole (u3, x, 4000);
   g_assert_cmpstr (u0->reason, ==, "upstream");
   assert_rows_whole (u0, x, n);
   g_assert_null (u1->reason); /* flushed: no rows, no end */
   g_assert_cmpuint (u1->data->len, ==, 0);
   g_assert_cmpuint (u2->utterance, ==, 2);
-  g_assert_cmpstr (u2->reason, ==, "eos");
+  g_assert_cmpstr (u2->reason, ==, "segment");
   g_assert_cmpuint (u2->start, ==, 0);
   assert_rows_whole (u2, x, 6000);
   utts_free (utts);
@@ -553,8 +565,8 @@ test_latency (void)
   gst_harness_set_upstream_latency (e->h, 20 * GST_MSECOND);
   g_assert_cmpuint (gst_harness_query_latency (e->h), ==,
                     20 * GST_MSECOND + CHUNK_LATENCY + 600 * GST_MSECOND + 300 * GST_MSECOND);
-  while (gst_bus_pop (e->bus))
-    ;
+  gst_bus_set_flushing (e->bus, TRUE);
+  gst_bus_set_flushing (e->bus, FALSE);
   g_object_set (e->el, "latency", 0, NULL);
   GstMessage *m = gst_bus_pop_filtered (e->bus, GST_MESSAGE_LATENCY);
   g_assert_nonnull (m);
@@ -570,13 +582,21 @@ test_latency (void)
   e_free (e);
 }
 
-/* Runs @pipe until EOS or ERROR; returns that message (transfer full). */
+/* Runs @pipe until EOS or ERROR; returns that message (transfer full).
+ * @elements (optional) gets the structures of the element messages before it. */
 static GstMessage *
-run_pipeline (GstElement *pipe)
+run_pipeline (GstElement *pipe, GPtrArray *elements)
 {
   GstBus *bus = gst_element_get_bus (pipe);
   g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
-  GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  GstMessage *m;
+  while ((m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                          GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT)) &&
+         GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT) {
+    if (elements)
+      g_ptr_array_add (elements, gst_structure_copy (gst_message_get_structure (m)));
+    gst_message_unref (m);
+  }
   g_assert_nonnull (m);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (bus);
@@ -721,7 +741,7 @@ test_caps (void)
                           "audioresample ! morencoder model=%s vad=false ! fakesink", model_enc);
   pipe = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
-  m = run_pipeline (pipe);
+  m = run_pipeline (pipe, NULL);
   g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
   gst_message_unref (m);
   gst_object_unref (pipe);
@@ -776,12 +796,13 @@ test_thinker (void)
 {
   g_autofree char *desc = g_strdup_printf ("audiotestsrc wave=white-noise samplesperbuffer=1600 num-buffers=10 ! "
                                            AUDIO_CAPS ("S16LE") " ! morencoder model=%s ! morthinker model=%s "
-                                           "max-tokens=4 temperature=0 name=t  t.response ! fakesink "
-                                           "t.reasoning ! fakesink", model_enc, model_thinker);
+                                           "max-tokens=4 temperature=0 name=t  t.response ! queue ! fakesink "
+                                           "t.reasoning ! queue ! fakesink", model_enc, model_thinker);
   g_autoptr (GError) error = NULL;
   GstElement *pipe = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
-  GstMessage *m = run_pipeline (pipe);
+  g_autoptr (GPtrArray) msgs = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  GstMessage *m = run_pipeline (pipe, msgs);
   if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
     g_autoptr (GError) err = NULL;
     g_autofree char *debug = NULL;
@@ -789,22 +810,19 @@ test_thinker (void)
     g_error ("%s (%s)", err->message, debug);
   }
   gst_message_unref (m);
-  GstBus *bus = gst_element_get_bus (pipe);
   guint enc_rows = 0, prompt = 0, answers = 0;
-  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
-    const GstStructure *s = gst_message_get_structure (m);
+  for (guint i = 0; i < msgs->len; i++) {
+    const GstStructure *s = g_ptr_array_index (msgs, i);
     if (gst_structure_has_name (s, "morencoder/utterance"))
       gst_structure_get_uint (s, "rows", &enc_rows);
     if (gst_structure_has_name (s, "morthinker/answer")) {
       gst_structure_get_uint (s, "prompt-tokens", &prompt);
       answers++;
     }
-    gst_message_unref (m);
   }
   g_assert_cmpuint (enc_rows, ==, 25); /* 1 s of loud noise: one utterance, to EOS */
   g_assert_cmpuint (answers, ==, 1);
   g_assert_cmpuint (prompt, >, enc_rows + 2); /* head, <|audio_bos|>, the rows, <|audio_eos|>, tail */
-  gst_object_unref (bus);
   gst_object_unref (pipe);
 }
 
