@@ -434,13 +434,13 @@ mor_mkmodel_encoder (const MorEncoderShape *c, MorType type, guint64 seed, GErro
 static const MorTalkerShape talker_shapes[] = {
   /* Small and structurally faithful, for the tiny thinker (width 256): GQA 2:1,
    * head_dim given apart from the width, the real mel (80 bands, 24-frame DiT
-   * blocks, 240 samples a frame). The codec vocabulary is 72 with the specials at
+   * blocks, 240 samples a frame, here from 3 upsamplers instead of 6). The codec vocabulary is 72 with the specials at
    * 64..68 and the DiT takes every id (num_embeds + 1 = 72 rows), so whatever a
    * random talker samples can be voiced. */
   { "tiny", 72, 256, 64, 128, 2, 4, 2, 16, 4096, 64, 65, 66, 68, 0, 0, 0, 0,
     64, 3, 4, 16, 2, 16, 71, 80, 32, 32, 24, 16, 2, 16, 1, { 1 }, 2, { 0, 2 },
     { 32, 32, 32, 32, 96 }, { 5, 3, 3, 3, 1 }, { 1, 2, 3, 4, 1 },
-    128, { 5, 3, 2, 2, 2, 2 }, { 11, 7, 4, 4, 4, 4 }, { 3, 7, 11 }, 64 },
+    64, { 8, 5, 6 }, { 16, 11, 12 }, { 3, 7, 11 }, 64 },
   { "qwen2.5-omni-3b", 8448, 2048, 896, 4864, 24, 14, 2, 64, 32768, 8292, 8293, 8294, 8296,
     151860, 151861, 151859, 151646,
     1024, 22, 16, 64, 2, 512, 8193, 80, 192, 128, 24, 64, 2, 64, 1, { 10 }, 2, { 0, 20 },

@@ -195,7 +195,7 @@ test_properties (void)
 static void
 test_answer (void)
 {
-  T *t = t_new ("max-codes", 100, NULL);
+  T *t = t_new ("max-codes", 40, NULL);
   g_assert_cmpint (gst_harness_push (t->h, prompt_record (6, 0)), ==, GST_FLOW_OK);
   for (guint i = 0; i < 10; i++)
     g_assert_cmpint (gst_harness_push (t->h, token_record (i, 0)), ==, GST_FLOW_OK);
@@ -209,7 +209,7 @@ test_answer (void)
   g_assert_true (gst_structure_get (s, "codes", G_TYPE_UINT, &codes, "audio-seconds", G_TYPE_DOUBLE, &seconds,
                                     "first-audio-ms", G_TYPE_DOUBLE, &first_ms, NULL));
   /* generate's limit of max-codes + 1 tokens, the last one dropped */
-  g_assert_cmpuint (codes, ==, 100);
+  g_assert_cmpuint (codes, ==, 40);
   g_assert_cmpuint (audio->len, ==, codes * SAMPLES_PER_CODE);
   g_assert_cmpfloat (fabs (seconds - codes * 0.02), <, 1e-9);
   g_assert_cmpfloat (first_ms, >=, 0);
@@ -222,7 +222,7 @@ test_answer (void)
 static void
 test_streams_early (void)
 {
-  T *t = t_new ("max-codes", 200, NULL);
+  T *t = t_new ("max-codes", 60, NULL);
   gst_harness_push (t->h, prompt_record (4, 0));
   guint i = 0;
   GstBuffer *first = NULL;
@@ -252,7 +252,7 @@ test_whole (void)
 {
   GArray *audio[2];
   for (guint whole = 0; whole < 2; whole++) {
-    T *t = t_new ("max-codes", 80, "streaming", !whole, NULL);
+    T *t = t_new ("max-codes", 30, "streaming", !whole, NULL);
     gst_harness_push (t->h, prompt_record (3, 0));
     for (guint i = 0; i < 5; i++)
       gst_harness_push (t->h, token_record (i, 0));
@@ -262,7 +262,7 @@ test_whole (void)
     g_autoptr (GstStructure) s = answer_message (t);
     t_free (t);
   }
-  g_assert_cmpuint (audio[0]->len, ==, 80 * SAMPLES_PER_CODE);
+  g_assert_cmpuint (audio[0]->len, ==, 30 * SAMPLES_PER_CODE);
   g_assert_cmpuint (audio[1]->len, ==, audio[0]->len);
   g_array_unref (audio[0]);
   g_array_unref (audio[1]);
@@ -273,7 +273,7 @@ test_whole (void)
 static void
 test_interrupt (void)
 {
-  T *t = t_new ("max-codes", 150, NULL);
+  T *t = t_new ("max-codes", 60, NULL);
   gst_harness_push (t->h, prompt_record (4, 0));
   for (guint i = 0; i < 100; i++)
     gst_harness_push (t->h, token_record (i, 0));
@@ -286,7 +286,7 @@ test_interrupt (void)
   g_assert_cmpstr (gst_structure_get_string (s, "end-reason"), ==, "interrupted");
   guint codes;
   gst_structure_get_uint (s, "codes", &codes);
-  g_assert_cmpuint (codes, <, 150);
+  g_assert_cmpuint (codes, <, 60);
 
   gst_harness_push (t->h, prompt_record (4, 1));
   gst_harness_push (t->h, token_record (0, 1));
@@ -295,7 +295,7 @@ test_interrupt (void)
   g_assert_cmpint (end, ==, GST_MOR_EVENT_ANSWER_END);
   g_autoptr (GstStructure) s2 = answer_message (t);
   g_assert_cmpstr (gst_structure_get_string (s2, "end-reason"), ==, "max-codes");
-  g_assert_cmpuint (next->len, ==, 150 * SAMPLES_PER_CODE);
+  g_assert_cmpuint (next->len, ==, 60 * SAMPLES_PER_CODE);
   t_free (t);
 }
 
@@ -358,8 +358,8 @@ test_pipeline (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *desc = g_strdup_printf (
       "appsrc name=src caps=text/x-raw,format=utf8 format=time ! morthinker name=t model=%s max-tokens=20 "
-      "temperature=0 t.response ! mortalker model=%s greedy=true max-codes=60 dit-steps=2 cfg=0 ! fakesink "
-      "t.reasoning ! fakesink", thinker, model);
+      "temperature=0 t.response ! queue ! mortalker model=%s greedy=true max-codes=30 dit-steps=2 cfg=0 ! fakesink "
+      "t.reasoning ! queue ! fakesink", thinker, model);
   GstElement *pipe = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
