@@ -39,7 +39,8 @@
  * model/convert/convert_hf.py or `mor mkmodel --kind talker`).
  * |[
  * gst-launch-1.0 -e filesrc location=question.txt ! text/x-raw,format=utf8 ! morthinker model=thinker.gguf name=t \
- *     t.response ! mortalker model=talker.gguf ! wavenc ! filesink location=answer.wav  t.reasoning ! fakesink
+ *     t.response ! queue ! mortalker model=talker.gguf ! wavenc ! filesink location=answer.wav \
+ *     t.reasoning ! queue ! fakesink
  * ]|
  */
 #ifdef HAVE_CONFIG_H

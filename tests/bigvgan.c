@@ -353,7 +353,13 @@ rel_rms (const float *a, const float *b, gsize n, double *max_d)
  * against the whole utterance of N random frames: every kept sample has ≥ 20
  * frames of context both sides, but BigVGAN's receptive field reaches ~30
  * frames each way (its convolutions' zero padding at a window's edge stands
- * in for the frames beyond), so the stream differs a little. */
+ * in for the frames beyond), so the stream differs a little. Measured on
+ * lavapipe with random weights and mel: tiny (hop 6, 300 frames) max |Δ| 6e-8,
+ * rms(Δ)/rms(y) 3e-8; Qwen's shape (hop 240, 150 frames) max |Δ| 4.8e-6,
+ * rms(Δ)/rms(y) 5e-7: at float32 noise. With 10 frames of overlap instead
+ * of 20 it is not (rms ratio 4e-2 on mor mkmodel's tiny talker, `mor vocode
+ * --chunk 72 --overlap 10`): 20 frames cover what matters of the receptive
+ * field. */
 static void
 compare_stream (MorBigvgan *bv, guint32 N, guint32 seed, const char *what)
 {
