@@ -443,6 +443,7 @@ start (GstMorTalker *self)
     goto failed;
   }
   MorSamplerParams sp = MOR_TALKER_SAMPLING_DEFAULT;
+  context_size = MIN (context_size, mor_llm_get_config (mor_talker_get_llm (self->talker))->max_position_embeddings);
   if (!(self->session = mor_talker_session_new (self->talker, context_size, &sp, max_codes + 1, &error)) ||
       !(self->wave = mor_token2wav_session_new (self->t2w, max_codes, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot make talker sessions for %u codes", max_codes),

@@ -47,6 +47,20 @@ if gst-launch-1.0 -q audiotestsrc num-buffers=30 samplesperbuffer=1600 ! \
   check "encode a WAV file" "$mor" encode --model "$dir/enc.gguf" "$dir/a.wav" -o "$dir/emb.npy"
   check "encoder rows are [75, 256] float32" test "$(stat -c %s "$dir/emb.npy")" -eq $((128 + 75 * 256 * 4))
   check "bench encoder on 1 s" "$mor" bench encoder --model "$dir/enc.gguf" --seconds 1
+  # The whole chain without GStreamer, on tiny random models.
+  "$mor" mkmodel --kind thinker --preset tiny --ratio 2:8 --context 300 -o "$dir/il.gguf" 2>/dev/null
+  "$mor" mkmodel --kind talker --preset tiny -o "$dir/tk.gguf" 2>/dev/null
+  fast="--max-tokens 30 --max-codes 40 --steps 2 --solver euler --cfg 0"
+  check "answer a WAV file" "$mor" answer --model "$dir/il.gguf" --encoder "$dir/enc.gguf" --talker "$dir/tk.gguf" \
+    "$dir/a.wav" -o "$dir/ans.wav" --reasoning "$dir/r.txt" --response "$dir/s.txt" --dump "$dir/dump" $fast
+  check "answer writes a 24 kHz float WAV" sh -c "head -c 28 '$dir/ans.wav' | od -An -tu4 -j24 | grep -q 24000"
+  check "answer dumps every stage" test -s "$dir/dump/codes.npy" -a -s "$dir/dump/dit_mel.npy" -a -s "$dir/dump/mel.npy" \
+    -a -s "$dir/dump/thinker_hidden.npy" -a -s "$dir/dump/audio_rows.npy"
+  check "answer text only" "$mor" answer --model "$dir/il.gguf" --encoder "$dir/enc.gguf" --talker "" "$dir/a.wav" $fast
+  check "bench e2e" "$mor" bench e2e --model "$dir/il.gguf" --encoder "$dir/enc.gguf" --talker "$dir/tk.gguf" \
+    --seconds 1 $fast
+  refuse "answer refuses a thinker as talker" 1 "talker" "$mor" answer --model "$dir/il.gguf" --encoder "$dir/enc.gguf" \
+    --talker "$dir/il.gguf" "$dir/a.wav" -o "$dir/x.wav"
   gst-launch-1.0 -q audiotestsrc num-buffers=3 ! audio/x-raw,rate=44100,channels=1,format=S16LE ! wavenc ! \
     filesink location="$dir/cd.wav" 2>/dev/null
   refuse "mel refuses another sample rate" 1 "16000 Hz" "$mor" mel "$dir/cd.wav" -o "$dir/x.npy"

@@ -45,7 +45,8 @@ mor_chain_open (MorChain *c, const char *thinker, const char *encoder, const cha
     return FALSE;
   }
   MorSamplerParams sp = MOR_TALKER_SAMPLING_DEFAULT;
-  return (c->talker_session = mor_talker_session_new (c->talker, 4096 + max_codes, &sp, max_codes + 1, error)) &&
+  guint32 talker_ctx = MIN (4096 + max_codes, mor_llm_get_config (mor_talker_get_llm (c->talker))->max_position_embeddings);
+  return (c->talker_session = mor_talker_session_new (c->talker, talker_ctx, &sp, max_codes + 1, error)) &&
          (c->wave = mor_token2wav_session_new (c->t2w, max_codes, error));
 }
 
