@@ -23,6 +23,7 @@ int mor_cli_bench_encoder (int argc, char **argv);
 int mor_cli_bench_vocoder (int argc, char **argv);
 int mor_cli_bench_dit (int argc, char **argv);
 int mor_cli_bench_e2e (int argc, char **argv);
+int mor_cli_bench_talker (int argc, char **argv);
 
 /* Prints @error (if any) and the option help to stderr; returns 2. */
 int mor_cli_usage (GOptionContext *ctx, GError *error);

@@ -21,7 +21,7 @@ static const struct {
   { "token2wav", mor_cli_token2wav, "a mel spectrogram (.npy) from codec codes (.npy) by the DiT" },
   { "ecapa", mor_cli_ecapa, "a speaker's ECAPA-TDNN vector (the DiT's conditioning) as .npy" },
   { "answer", mor_cli_answer, "answer a spoken question (WAV) out loud: the whole chain without GStreamer" },
-  { "bench", mor_cli_bench, "measure speed: `mor bench kernels|thinker|encoder|vocoder|dit|e2e`" },
+  { "bench", mor_cli_bench, "measure speed: `mor bench kernels|thinker|encoder|vocoder|dit|talker|e2e`" },
 };
 
 /* `mor bench WHAT`: the benchmarks; each reports against a reference measured in the
@@ -36,6 +36,7 @@ static const struct {
   { "vocoder", mor_cli_bench_vocoder },
   { "dit", mor_cli_bench_dit },
   { "e2e", mor_cli_bench_e2e },
+  { "talker", mor_cli_bench_talker },
 };
 
 int
