@@ -1,23 +1,26 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A broadcast overlay: answers the question in IN.wav and writes OUT.mkv, a
-# video that shows the reasoning (top) and the spoken response (bottom, timed
-# with the speech) as captions over the answer's audio.
-#   pipelines/overlay.sh IN.wav OUT.mkv
+# A broadcast overlay: answers the question in IN.wav and writes OUT.webm, a
+# video that shows the reasoning (top) and the spoken response (bottom, as the
+# talker reads it) as captions over the answer's speech. The video runs for
+# SECONDS (default 20; the answer is cut there).
+#   pipelines/overlay.sh IN.wav OUT.webm [SECONDS]
 set -eu
-[ $# -eq 2 ] || { echo "usage: $0 IN.wav OUT.mkv" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 IN.wav OUT.webm [SECONDS]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 models=${MOR_MODEL_DIR:-$here/build/models/default}
+frames=$(( ${3:-20} * 25 ))
 export GST_PLUGIN_PATH="$here/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
-gst-launch-1.0 -e filesrc location="$1" ! wavparse ! audioconvert ! audioresample ! \
+gst-launch-1.0 -q -e filesrc location="$1" ! wavparse ! audioconvert ! audioresample ! \
   morencoder model="$models/encoder.gguf" vad=false ! \
   morthinker name=t model="$models/thinker.gguf" text-mode=cumulative \
-  videotestsrc pattern=black is-live=false ! video/x-raw,width=640,height=360,framerate=25/1 ! \
-  textoverlay name=reasoning valignment=top wrap-mode=word font-desc="Sans 14" ! \
-  textoverlay name=caption valignment=bottom wrap-mode=word font-desc="Sans 20" ! \
-  videoconvert ! x264enc tune=zerolatency ! queue ! mux. \
+  videotestsrc pattern=black num-buffers=$frames ! video/x-raw,width=640,height=360,framerate=25/1 ! \
+  textoverlay name=reasoning valignment=top wrap-mode=word font-desc="Sans 12" ! \
+  textoverlay name=caption valignment=bottom wrap-mode=word font-desc="Sans 18" ! \
+  videoconvert ! vp8enc deadline=1 ! queue ! mux. \
   t.reasoning ! queue ! reasoning.text_sink \
-  t.response ! mortalker name=s model="$models/talker.gguf" ! audioconvert ! vorbisenc ! queue ! mux. \
+  t.response ! queue ! mortalker name=s model="$models/talker.gguf" ! audioconvert ! audioresample ! \
+  vorbisenc ! queue ! mux. \
   s.text ! queue ! caption.text_sink \
-  matroskamux name=mux ! filesink location="$2"
+  webmmux name=mux ! filesink location="$2"

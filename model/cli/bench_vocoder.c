@@ -75,12 +75,12 @@ mor_cli_bench_vocoder (int argc, char **argv)
   if (!mor_bigvgan_measure_rtf (bv, window, runs, &rtf, &ms, &error))
     return mor_cli_fail (error);
   double chunk_s = (double) chunk / MOR_BIGVGAN_FRAME_RATE;
-  printf ("stream  window %u frames (%d new): %.2f ms a window, real-time factor %.4f (%.1f× real time), "
+  printf ("stream  window %u frames (%d new): %.2f ms a window, real-time factor %.4g (%.3g× real time), "
           "%.1f GFLOP/s\n", window, chunk, ms, ms / 1000 / chunk_s, chunk_s / (ms / 1000),
           vocoder_flops (c, window) / (ms * 1e6));
   if (!mor_bigvgan_measure_rtf (bv, whole, runs, &rtf, &ms, &error))
     return mor_cli_fail (error);
-  printf ("whole   %u frames (%.2f s): %.1f ms, real-time factor %.4f (%.1f× real time), %.1f GFLOP/s\n", whole,
+  printf ("whole   %u frames (%.2f s): %.1f ms, real-time factor %.4g (%.3g× real time), %.1f GFLOP/s\n", whole,
           (double) whole / MOR_BIGVGAN_FRAME_RATE, ms, rtf, 1 / rtf, vocoder_flops (c, whole) / (ms * 1e6));
   return 0;
 }
