@@ -5,7 +5,9 @@
 # writes OUTDIR/answer.wav (the spoken answer, 24 kHz), OUTDIR/response.txt
 # (what it says) and OUTDIR/reasoning.txt (what it thought), and prints the
 # response. The models: $MOR_MODEL_DIR/{thinker,encoder,talker}.gguf (default:
-# build/models/default, made by tools/setup).
+# build/models/default, made by tools/setup). $MOR_THINKER_PROPS and
+# $MOR_TALKER_PROPS add element properties, e.g. MOR_TALKER_PROPS="speaker=Ethan
+# dit-steps=5".
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 IN.wav [OUTDIR]" >&2; exit 2; }
 in=$1
@@ -17,8 +19,8 @@ mkdir -p "$out"
 
 gst-launch-1.0 -q -e filesrc location="$in" ! wavparse ! audioconvert ! audioresample ! \
   morencoder model="$models/encoder.gguf" vad=false ! \
-  morthinker name=t model="$models/thinker.gguf" \
-  t.response ! mortalker name=s model="$models/talker.gguf" ! wavenc ! filesink location="$out/answer.wav" \
+  morthinker name=t model="$models/thinker.gguf" ${MOR_THINKER_PROPS:-} \
+  t.response ! queue ! mortalker name=s model="$models/talker.gguf" ${MOR_TALKER_PROPS:-} ! wavenc ! filesink location="$out/answer.wav" \
   s.text ! queue ! filesink location="$out/response.txt" \
   t.reasoning ! queue ! filesink location="$out/reasoning.txt"
 

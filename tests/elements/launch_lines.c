@@ -128,8 +128,12 @@ parse (const Launch *l, GStrv *missing, GError **error)
   while (argv[first + n] && strcmp (argv[first + n], "|") != 0 && argv[first + n][0] != '>' &&
          !g_str_has_prefix (argv[first + n], "2>") && strcmp (argv[first + n], "&&") != 0)
     n++;
+  /* A word that is a whole shell expansion (${EXTRA_PROPS:-}) may expand to nothing: drop it. */
   g_autofree char **words = g_new0 (char *, n + 1);
-  memcpy (words, argv + first, n * sizeof (char *));
+  guint kept = 0;
+  for (guint i = 0; i < n; i++)
+    if (!(g_str_has_prefix (argv[first + i], "${") && g_str_has_suffix (argv[first + i], "}")))
+      words[kept++] = argv[first + i];
   GstParseContext *ctx = gst_parse_context_new ();
   GstElement *pipe = gst_parse_launchv_full ((const char **) words, ctx, GST_PARSE_FLAG_FATAL_ERRORS, error);
   *missing = gst_parse_context_get_missing_elements (ctx);
