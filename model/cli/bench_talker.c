@@ -40,7 +40,9 @@ mor_cli_bench_talker (int argc, char **argv)
   g_autofree char *model = NULL, *device = NULL, *solver = NULL;
   gint n_codes = 120, n_prompt = 64, steps = -1;
   gdouble cfg = -1;
+  gboolean talker_only = FALSE;
   GOptionEntry entries[] = {
+    { "talker-only", 0, 0, G_OPTION_ARG_NONE, &talker_only, "Time the talker alone (token2wav on CPU devices takes minutes at 3B shapes)", NULL },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "talker.gguf (make one with `mor mkmodel --kind talker`)", "FILE" },
     { "codes", 'n', 0, G_OPTION_ARG_INT, &n_codes, "Codes to make (default 120: 2.4 s of speech, 3 chunks)", "N" },
     { "prompt", 0, 0, G_OPTION_ARG_INT, &n_prompt, "Prompt rows (default 64)", "P" },
@@ -124,6 +126,8 @@ mor_cli_bench_talker (int argc, char **argv)
   printf ("talker: prefill of %d rows %.1f ms; %u codes in %.2f s: %.1f codes/s (%.2f× real time at 50 codes/s)%s\n",
           n_prompt, prefill_s * 1000, made, talker_s, made / talker_s, made / talker_s / 50,
           made < (guint32) n_codes ? " (stopped at an end code)" : "");
+  if (talker_only)
+    return 0;
   if (made < 48) {
     fprintf (stderr, "mor bench talker: fewer than 48 codes: no chunk to time\n");
     return 1;
