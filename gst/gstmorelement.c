@@ -183,6 +183,31 @@ gst_mor_element_open_model (GstElement *element, const char *path)
   return NULL;
 }
 
+void
+gst_mor_element_progress (GstElement *element, GstProgressType type, const char *path)
+{
+  const char *what = type == GST_PROGRESS_TYPE_START ? "Loading" : type == GST_PROGRESS_TYPE_COMPLETE ? "Loaded"
+                                                                                                        : "Failed to load";
+  g_autofree char *text = g_strdup_printf ("%s %s", what, path);
+  gst_element_post_message (element, gst_message_new_progress (GST_OBJECT (element), type, "loading", text));
+}
+
+gboolean
+gst_mor_element_open (GstElement *element, const char *path, const char *selector, MorGguf **gguf,
+                      MorVkDevice **dev)
+{
+  g_autoptr (GError) error = NULL;
+  if (!(*gguf = gst_mor_element_open_model (element, path)))
+    return FALSE;
+  gst_mor_element_progress (element, GST_PROGRESS_TYPE_START, path);
+  if (gst_mor_element_ensure_device (element, selector, dev, &error))
+    return TRUE;
+  GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND, ("No Vulkan device for %s", GST_OBJECT_NAME (element)),
+                     ("%s", error->message));
+  gst_mor_element_progress (element, GST_PROGRESS_TYPE_ERROR, path);
+  return FALSE;
+}
+
 /* ---- custom events ---- */
 
 static const char *const event_names[] = {

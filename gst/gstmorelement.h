@@ -65,6 +65,24 @@ gboolean gst_mor_element_ensure_device (GstElement *element, const char *selecto
  */
 MorGguf *gst_mor_element_open_model (GstElement *element, const char *path);
 
+/**
+ * gst_mor_element_open:
+ * @element: the element
+ * @path: (nullable): its `model` property
+ * @selector: (nullable): its `device` property
+ * @gguf: (out): the open file
+ * @dev: (inout): the device (see gst_mor_element_ensure_device())
+ *
+ * What every mor element does first at READY→PAUSED: opens @path
+ * (gst_mor_element_open_model()), posts the PROGRESS start, gets the device.
+ * Returns: FALSE having posted the error (and the PROGRESS error once started).
+ */
+gboolean gst_mor_element_open (GstElement *element, const char *path, const char *selector, MorGguf **gguf,
+                               MorVkDevice **dev);
+/* Posts a PROGRESS message (code "loading") about @path: "Loading …" (START),
+ * "Loaded …" (COMPLETE) or "Failed to load …" (ERROR). */
+void gst_mor_element_progress (GstElement *element, GstProgressType type, const char *path);
+
 /* ---- custom events ---- */
 
 typedef enum {

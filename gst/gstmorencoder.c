@@ -374,14 +374,6 @@ gst_mor_encoder_set_context (GstElement *element, GstContext *context)
 
 /* ---- state changes ---- */
 
-static void
-post_progress (GstMorEncoder *self, GstProgressType type, const char *format, const char *path)
-{
-  g_autofree char *text = g_strdup_printf (format, path);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_progress (GST_OBJECT (self), type, "loading",
-                                                                          text));
-}
-
 /* The VAD's 10-ms frames in samples, as it rounds milliseconds up. */
 static guint64
 vad_frames (guint ms)
@@ -404,13 +396,8 @@ start (GstMorEncoder *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Contradictory VAD settings: %s", error->message), (NULL));
     return FALSE;
   }
-  if (!(self->gguf = gst_mor_element_open_model (GST_ELEMENT (self), path)))
+  if (!gst_mor_element_open (GST_ELEMENT (self), path, device, &self->gguf, &self->dev))
     return FALSE;
-  post_progress (self, GST_PROGRESS_TYPE_START, "Loading %s", path);
-  if (!gst_mor_element_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No Vulkan device for morencoder"), ("%s", error->message));
-    goto failed;
-  }
   if (!(self->enc = mor_encoder_load (self->dev, self->gguf, &error))) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Model file “%s” is not an audio encoder mor can run: %s", path,
                        error->message), ("%s", error->message));
@@ -435,11 +422,11 @@ start (GstMorEncoder *self)
   GST_OBJECT_LOCK (self);
   self->chunk_samples = (guint64) 2 * c->n_window * MOR_MEL_HOP;
   GST_OBJECT_UNLOCK (self);
-  post_progress (self, GST_PROGRESS_TYPE_COMPLETE, "Loaded %s", path);
+  gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_COMPLETE, path);
   return TRUE;
 
 failed:
-  post_progress (self, GST_PROGRESS_TYPE_ERROR, "Failed to load %s", path);
+  gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_ERROR, path);
   return FALSE;
 }
 

@@ -396,10 +396,6 @@ gst_mor_talker_set_context (GstElement *element, GstContext *context)
 
 /* ---- state changes ---- */
 
-#define PROGRESS(self, type, text) \
-  gst_element_post_message (GST_ELEMENT (self), \
-                            gst_message_new_progress (GST_OBJECT (self), type, "loading", text))
-
 /* Opens the device and model and makes the sessions; posts the error. */
 static gboolean
 start (GstMorTalker *self)
@@ -410,13 +406,8 @@ start (GstMorTalker *self)
   g_autofree char *speaker = g_strdup (self->speaker);
   guint max_codes = self->max_codes, context_size = self->context_size;
   GST_OBJECT_UNLOCK (self);
-  if (!(self->gguf = gst_mor_element_open_model (GST_ELEMENT (self), path)))
+  if (!gst_mor_element_open (GST_ELEMENT (self), path, device, &self->gguf, &self->dev))
     return FALSE;
-  PROGRESS (self, GST_PROGRESS_TYPE_START, g_strdup_printf ("Loading %s", path));
-  if (!gst_mor_element_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No Vulkan device for mortalker"), ("%s", error->message));
-    goto failed;
-  }
   if (!(self->talker = mor_talker_load (self->dev, self->gguf, &error)) ||
       !(self->t2w = mor_token2wav_load (self->dev, self->gguf, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Model file “%s” is not a talker mor can run: %s", path,
@@ -452,11 +443,11 @@ start (GstMorTalker *self)
   }
   self->dim = c->embedding_size;
   self->row = g_new (float, self->dim);
-  PROGRESS (self, GST_PROGRESS_TYPE_COMPLETE, g_strdup_printf ("Loaded %s", path));
+  gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_COMPLETE, path);
   return TRUE;
 
 failed:
-  PROGRESS (self, GST_PROGRESS_TYPE_ERROR, g_strdup_printf ("Failed to load %s", path));
+  gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_ERROR, path);
   return FALSE;
 }
 

@@ -527,10 +527,6 @@ gst_mor_thinker_set_context (GstElement *element, GstContext *context)
 }
 /* ---- state changes ---- */
 
-#define PROGRESS(self, type, text) \
-  gst_element_post_message (GST_ELEMENT (self), \
-                            gst_message_new_progress (GST_OBJECT (self), type, "loading", text))
-
 /* Opens the device and model and makes the session; posts the error. */
 static gboolean
 start (GstMorThinker *self)
@@ -540,13 +536,8 @@ start (GstMorThinker *self)
   g_autofree char *path = g_strdup (self->model), *device = g_strdup (self->device);
   guint context_size = self->context_size;
   GST_OBJECT_UNLOCK (self);
-  if (!(self->gguf = gst_mor_element_open_model (GST_ELEMENT (self), path)))
+  if (!gst_mor_element_open (GST_ELEMENT (self), path, device, &self->gguf, &self->dev))
     return FALSE;
-  PROGRESS (self, GST_PROGRESS_TYPE_START, g_strdup_printf ("Loading %s", path));
-  if (!gst_mor_element_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No Vulkan device for morthinker"), ("%s", error->message));
-    goto failed;
-  }
   if (!(self->tok = mor_tokenizer_new_from_gguf (self->gguf, &error)) ||
       !(self->llm = mor_llm_load (self->dev, self->gguf, &error)) ||
       !mor_interleave_config_from_gguf (self->gguf, self->tok, &self->model_config, &error)) {
@@ -563,11 +554,11 @@ start (GstMorThinker *self)
     goto failed;
   }
   self->prompt = mor_prompt_new (self->llm, self->session, self->tok);
-  PROGRESS (self, GST_PROGRESS_TYPE_COMPLETE, g_strdup_printf ("Loaded %s", path));
+  gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_COMPLETE, path);
   return TRUE;
 
 failed:
-  PROGRESS (self, GST_PROGRESS_TYPE_ERROR, g_strdup_printf ("Failed to load %s", path));
+  gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_ERROR, path);
   return FALSE;
 }
 
