@@ -132,7 +132,7 @@ struct _GstMorTalker {
   GstClockTime text_pts;         /* the text pad's position */
   guint64 offset;                /* samples pushed */
   gboolean live;
-  GstFlowReturn flow;
+  gint flow;                     /* GstFlowReturn of the latest audio push; atomic (the chain reads it) */
   /* the answer in progress */
   gboolean active;
   guint32 answer_no, n_codes;
@@ -477,7 +477,7 @@ gst_mor_talker_change_state (GstElement *element, GstStateChange transition)
     self->started = self->active = FALSE;
     self->next_pts = self->text_pts = 0;
     self->offset = 0;
-    self->flow = GST_FLOW_OK;
+    g_atomic_int_set (&self->flow, GST_FLOW_OK);
     gst_segment_init (&self->segment, GST_FORMAT_TIME);
     gst_mor_worker_start (self->worker);
     break;
@@ -557,7 +557,8 @@ live_now (GstMorTalker *self)
 static void
 push_audio (GstMorTalker *self, const float *samples, guint64 n)
 {
-  if (n == 0 || (self->flow != GST_FLOW_OK && self->flow != GST_FLOW_NOT_LINKED))
+  GstFlowReturn flow = g_atomic_int_get (&self->flow);
+  if (n == 0 || (flow != GST_FLOW_OK && flow != GST_FLOW_NOT_LINKED))
     return;
   ensure_started (self);
   GstClockTime now = live_now (self);
@@ -579,9 +580,10 @@ push_audio (GstMorTalker *self, const float *samples, guint64 n)
   if (self->t_first_audio == 0)
     self->t_first_audio = g_get_monotonic_time ();
   self->answer_samples += n;
-  self->flow = gst_pad_push (self->srcpad, buf);
-  if (self->flow != GST_FLOW_OK && self->flow != GST_FLOW_NOT_LINKED && self->flow != GST_FLOW_FLUSHING)
-    GST_ELEMENT_FLOW_ERROR (self, self->flow);
+  flow = gst_pad_push (self->srcpad, buf);
+  g_atomic_int_set (&self->flow, flow);
+  if (flow != GST_FLOW_OK && flow != GST_FLOW_NOT_LINKED && flow != GST_FLOW_FLUSHING)
+    GST_ELEMENT_FLOW_ERROR (self, flow);
   text_catch_up (self);
 }
 
@@ -851,7 +853,7 @@ gst_mor_talker_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   GstMorTalker *self = GST_MOR_TALKER (parent);
   if (!gst_mor_worker_push (self->worker, ITEM_RECORD, NULL, buffer, FALSE))
     return GST_FLOW_FLUSHING;
-  GstFlowReturn flow = self->flow;
+  GstFlowReturn flow = g_atomic_int_get (&self->flow);
   return flow == GST_FLOW_NOT_LINKED ? GST_FLOW_OK : flow;
 }
 
@@ -868,7 +870,7 @@ gst_mor_talker_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   case GST_EVENT_FLUSH_STOP:
     gst_mor_worker_flush_stop (self->worker);
     self->active = FALSE;
-    self->flow = GST_FLOW_OK;
+    g_atomic_int_set (&self->flow, GST_FLOW_OK);
     return gst_pad_event_default (pad, parent, event);
   case GST_EVENT_CAPS: {
     GstCaps *caps;
