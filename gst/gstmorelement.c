@@ -208,6 +208,33 @@ gst_mor_element_open (GstElement *element, const char *path, const char *selecto
   return FALSE;
 }
 
+GstStateChangeReturn
+gst_mor_element_change_state (GstElement *element, GstStateChange transition, GstElementClass *parent_class,
+                              GstMorWorker *worker, GstMorElementStart start, GstMorElementStop stop)
+{
+  switch (transition) {
+  case GST_STATE_CHANGE_READY_TO_PAUSED:
+    if (!start (element)) {
+      stop (element);
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    gst_mor_worker_start (worker);
+    break;
+  case GST_STATE_CHANGE_PAUSED_TO_READY:
+    gst_mor_worker_stop (worker);
+    break;
+  default:
+    break;
+  }
+  GstStateChangeReturn ret = parent_class->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
+      (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)) {
+    gst_mor_worker_stop (worker);
+    stop (element);
+  }
+  return ret;
+}
+
 /* ---- custom events ---- */
 
 static const char *const event_names[] = {

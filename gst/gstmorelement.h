@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 
 #include "gguf.h"
+#include "gstmorworker.h"
 #include "vk.h"
 
 G_BEGIN_DECLS
@@ -79,6 +80,20 @@ MorGguf *gst_mor_element_open_model (GstElement *element, const char *path);
  */
 gboolean gst_mor_element_open (GstElement *element, const char *path, const char *selector, MorGguf **gguf,
                                MorVkDevice **dev);
+typedef gboolean (*GstMorElementStart) (GstElement *element);
+typedef void (*GstMorElementStop) (GstElement *element);
+/**
+ * gst_mor_element_change_state:
+ *
+ * The state changes of a mor element with a worker: at READY→PAUSED @start
+ * (model, sessions, stream state; @stop when it fails), then the worker
+ * starts; at PAUSED→READY the worker stops before the pads deactivate (it may
+ * be pushing), then @stop releases what @start made. Call from the element's
+ * change_state with its parent class.
+ */
+GstStateChangeReturn gst_mor_element_change_state (GstElement *element, GstStateChange transition,
+                                                   GstElementClass *parent_class, GstMorWorker *worker,
+                                                   GstMorElementStart start, GstMorElementStop stop);
 /* Posts a PROGRESS message (code "loading") about @path: "Loading …" (START),
  * "Loaded …" (COMPLETE) or "Failed to load …" (ERROR). */
 void gst_mor_element_progress (GstElement *element, GstProgressType type, const char *path);

@@ -381,6 +381,24 @@ vad_frames (guint ms)
   return (guint64) (ms + 9) / 10 * MOR_VAD_FRAME;
 }
 
+/* A new stream (start, FLUSH_STOP): no utterance, no samples; the worker is idle. */
+static void
+reset_stream (GstMorEncoder *self)
+{
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
+  self->have_base = FALSE;
+  self->pos = self->vad_origin = self->hist_start = self->last_end = 0;
+  g_array_set_size (self->hist, 0);
+  self->out_ts = GST_CLOCK_TIME_NONE;
+  self->bad_samples = 0;
+  self->utt_open = FALSE;
+  if (self->session)
+    mor_encoder_session_reset (self->session);
+  if (self->detector)
+    mor_vad_reset (self->detector);
+  g_atomic_int_set (&self->flow, GST_FLOW_OK);
+}
+
 /* Opens the device and model and makes the session and detector; posts the error. */
 static gboolean
 start (GstMorEncoder *self)
@@ -422,6 +440,10 @@ start (GstMorEncoder *self)
   GST_OBJECT_LOCK (self);
   self->chunk_samples = (guint64) 2 * c->n_window * MOR_MEL_HOP;
   GST_OBJECT_UNLOCK (self);
+  reset_stream (self);
+  self->have_caps = FALSE;
+  self->n_utterances = 0;
+  g_atomic_int_set (&self->warned_caps, FALSE);
   gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_COMPLETE, path);
   return TRUE;
 
@@ -441,54 +463,12 @@ stop (GstMorEncoder *self)
   self->dim = 0;
 }
 
-/* A new stream (start, FLUSH_STOP): no utterance, no samples; the worker is idle. */
-static void
-reset_stream (GstMorEncoder *self)
-{
-  gst_segment_init (&self->segment, GST_FORMAT_TIME);
-  self->have_base = FALSE;
-  self->pos = self->vad_origin = self->hist_start = self->last_end = 0;
-  g_array_set_size (self->hist, 0);
-  self->out_ts = GST_CLOCK_TIME_NONE;
-  self->bad_samples = 0;
-  self->utt_open = FALSE;
-  if (self->session)
-    mor_encoder_session_reset (self->session);
-  if (self->detector)
-    mor_vad_reset (self->detector);
-  g_atomic_int_set (&self->flow, GST_FLOW_OK);
-}
-
 static GstStateChangeReturn
 gst_mor_encoder_change_state (GstElement *element, GstStateChange transition)
 {
   GstMorEncoder *self = GST_MOR_ENCODER (element);
-  switch (transition) {
-  case GST_STATE_CHANGE_READY_TO_PAUSED:
-    if (!start (self)) {
-      stop (self);
-      return GST_STATE_CHANGE_FAILURE;
-    }
-    reset_stream (self);
-    self->have_caps = FALSE;
-    self->n_utterances = 0;
-    g_atomic_int_set (&self->warned_caps, FALSE);
-    gst_mor_worker_start (self->worker);
-    break;
-  case GST_STATE_CHANGE_PAUSED_TO_READY:
-    /* Before the pads deactivate: the worker may be pushing. */
-    gst_mor_worker_stop (self->worker);
-    break;
-  default:
-    break;
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY || (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
-                                                         ret == GST_STATE_CHANGE_FAILURE)) {
-    gst_mor_worker_stop (self->worker);
-    stop (self);
-  }
-  return ret;
+  return gst_mor_element_change_state (element, transition, GST_ELEMENT_CLASS (parent_class), self->worker,
+                                       (GstMorElementStart) start, (GstMorElementStop) stop);
 }
 
 /* ---- the worker: time ---- */

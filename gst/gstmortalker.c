@@ -443,6 +443,11 @@ start (GstMorTalker *self)
   }
   self->dim = c->embedding_size;
   self->row = g_new (float, self->dim);
+  self->started = self->active = FALSE;
+  self->next_pts = self->text_pts = 0;
+  self->offset = 0;
+  g_atomic_int_set (&self->flow, GST_FLOW_OK);
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_COMPLETE, path);
   return TRUE;
 
@@ -468,32 +473,8 @@ static GstStateChangeReturn
 gst_mor_talker_change_state (GstElement *element, GstStateChange transition)
 {
   GstMorTalker *self = GST_MOR_TALKER (element);
-  switch (transition) {
-  case GST_STATE_CHANGE_READY_TO_PAUSED:
-    if (!start (self)) {
-      stop (self);
-      return GST_STATE_CHANGE_FAILURE;
-    }
-    self->started = self->active = FALSE;
-    self->next_pts = self->text_pts = 0;
-    self->offset = 0;
-    g_atomic_int_set (&self->flow, GST_FLOW_OK);
-    gst_segment_init (&self->segment, GST_FORMAT_TIME);
-    gst_mor_worker_start (self->worker);
-    break;
-  case GST_STATE_CHANGE_PAUSED_TO_READY:
-    gst_mor_worker_stop (self->worker);
-    break;
-  default:
-    break;
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY || (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
-                                                         ret == GST_STATE_CHANGE_FAILURE)) {
-    gst_mor_worker_stop (self->worker);
-    stop (self);
-  }
-  return ret;
+  return gst_mor_element_change_state (element, transition, GST_ELEMENT_CLASS (parent_class), self->worker,
+                                       (GstMorElementStart) start, (GstMorElementStop) stop);
 }
 
 /* ---- the worker: output ---- */

@@ -554,6 +554,8 @@ start (GstMorThinker *self)
     goto failed;
   }
   self->prompt = mor_prompt_new (self->llm, self->session, self->tok);
+  gst_mor_thinker_out_start (self->out, self->tok, self->dim);
+  self->utt_open = FALSE;
   gst_mor_element_progress (GST_ELEMENT (self), GST_PROGRESS_TYPE_COMPLETE, path);
   return TRUE;
 
@@ -579,30 +581,8 @@ static GstStateChangeReturn
 gst_mor_thinker_change_state (GstElement *element, GstStateChange transition)
 {
   GstMorThinker *self = GST_MOR_THINKER (element);
-  switch (transition) {
-  case GST_STATE_CHANGE_READY_TO_PAUSED:
-    if (!start (self)) {
-      stop (self);
-      return GST_STATE_CHANGE_FAILURE;
-    }
-    gst_mor_thinker_out_start (self->out, self->tok, self->dim);
-    self->utt_open = FALSE;
-    gst_mor_worker_start (self->worker);
-    break;
-  case GST_STATE_CHANGE_PAUSED_TO_READY:
-    /* Before the pads deactivate: the worker may be pushing. */
-    gst_mor_worker_stop (self->worker);
-    break;
-  default:
-    break;
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY || (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
-                                                         ret == GST_STATE_CHANGE_FAILURE)) {
-    gst_mor_worker_stop (self->worker);
-    stop (self);
-  }
-  return ret;
+  return gst_mor_element_change_state (element, transition, GST_ELEMENT_CLASS (parent_class), self->worker,
+                                       (GstMorElementStart) start, (GstMorElementStop) stop);
 }
 
 /* ---- the worker: prompt and answer ---- */
