@@ -838,8 +838,10 @@ handle_item (GstMorWorkerItem *item, gpointer user_data)
   }
   case ITEM_UTTERANCE_END:
     gst_mor_thinker_out_push_event (self->out, g_steal_pointer (&item->event));
-    if (self->utt_open)
+    /* An utterance without rows (a click too short to encode) gets no answer. */
+    if (self->utt_open && mor_prompt_get_n_rows (self->prompt) > mor_prompt_get_n_head (self->prompt))
       answer (self, item->arrived_us);
+    self->utt_open = FALSE;
     break;
   case ITEM_EOS:
     if (self->utt_open && mor_prompt_get_n_rows (self->prompt) > mor_prompt_get_n_head (self->prompt))
