@@ -238,7 +238,7 @@ gst_mor_element_change_state (GstElement *element, GstStateChange transition, Gs
 /* ---- custom events ---- */
 
 static const char *const event_names[] = {
-  NULL, "mor/utterance-start", "mor/utterance-end", "mor/interrupt", "mor/answer-end",
+  NULL, "mor/utterance-start", "mor/utterance-end", "mor/interrupt", "mor/answer-end", "mor/rows-revised",
 };
 
 const char *

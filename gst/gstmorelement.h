@@ -106,6 +106,7 @@ typedef enum {
   GST_MOR_EVENT_UTTERANCE_END,     /* "mor/utterance-end": the user has stopped */
   GST_MOR_EVENT_INTERRUPT,         /* "mor/interrupt": the answer in progress is abandoned (barge-in) */
   GST_MOR_EVENT_ANSWER_END,        /* "mor/answer-end": an answer is complete on this stream */
+  GST_MOR_EVENT_ROWS_REVISED,      /* "mor/rows-revised": the utterance's rows from `from` (uint) on come again */
 } GstMorEventType;
 
 /* A serialized downstream custom event named for @type, with the fields of

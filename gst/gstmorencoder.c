@@ -83,6 +83,7 @@ enum {
   PROP_SILENCE,
   PROP_PRE_ROLL,
   PROP_MAX_UTTERANCE,
+  PROP_EXACT,
   PROP_LATENCY,
 };
 
@@ -92,6 +93,7 @@ enum {
 #define DEFAULT_SILENCE 600
 #define DEFAULT_PRE_ROLL 200
 #define DEFAULT_MAX_UTTERANCE 30.0
+#define DEFAULT_EXACT TRUE
 #define DEFAULT_LATENCY_MS 300
 
 /* Items the sink may queue ahead of the worker. */
@@ -115,7 +117,7 @@ struct _GstMorEncoder {
 
   /* properties, under the object lock */
   char *model, *device;
-  gboolean vad;
+  gboolean vad, exact;
   double vad_threshold, max_utterance;
   guint min_speech, silence, pre_roll, latency_ms;
   guint64 chunk_samples;         /* the model's chunk (2 s unless it says otherwise) */
@@ -220,6 +222,21 @@ gst_mor_encoder_class_init (GstMorEncoderClass *klass)
       g_param_spec_double ("max-utterance", "Max utterance", "Seconds of the longest utterance; a longer one "
                            "is cut there (with or without the VAD)", 0.1, 300.0, DEFAULT_MAX_UTTERANCE, ready));
   /**
+   * GstMorEncoder:exact:
+   *
+   * Rows sent while the user still speaks are normalised with the loudness
+   * heard so far (the log-mel's max); when a louder part comes later, the
+   * whole-utterance encoding of some of them differs. TRUE sends those rows
+   * again at the utterance's end, after a `mor/rows-revised` event (field
+   * `from`: the utterance's first row that comes again), so that the thinker
+   * sees exactly what transformers computes; it re-prefills them, which costs
+   * time at the end of such an utterance. FALSE keeps the early rows (the
+   * utterance-end's `revised-from` still says where they differ).
+   */
+  g_object_class_install_property (gobject_class, PROP_EXACT,
+      g_param_spec_boolean ("exact", "Exact", "Send rows again that the utterance's final loudness changed "
+                            "(FALSE: keep the early rows, lower latency)", DEFAULT_EXACT, ready));
+  /**
    * GstMorEncoder:latency:
    *
    * The time allowed for encoding a chunk. When upstream is live, the
@@ -258,6 +275,7 @@ gst_mor_encoder_init (GstMorEncoder *self)
   self->min_speech = DEFAULT_MIN_SPEECH;
   self->silence = DEFAULT_SILENCE;
   self->pre_roll = DEFAULT_PRE_ROLL;
+  self->exact = DEFAULT_EXACT;
   self->max_utterance = DEFAULT_MAX_UTTERANCE;
   self->latency_ms = DEFAULT_LATENCY_MS;
   self->chunk_samples = 2 * RATE;
@@ -308,6 +326,9 @@ gst_mor_encoder_set_property (GObject *object, guint id, const GValue *value, GP
   case PROP_PRE_ROLL:
     self->pre_roll = g_value_get_uint (value);
     break;
+  case PROP_EXACT:
+    self->exact = g_value_get_boolean (value);
+    break;
   case PROP_MAX_UTTERANCE:
     self->max_utterance = g_value_get_double (value);
     break;
@@ -350,6 +371,9 @@ gst_mor_encoder_get_property (GObject *object, guint id, GValue *value, GParamSp
     break;
   case PROP_PRE_ROLL:
     g_value_set_uint (value, self->pre_roll);
+    break;
+  case PROP_EXACT:
+    g_value_set_boolean (value, self->exact);
     break;
   case PROP_MAX_UTTERANCE:
     g_value_set_double (value, self->max_utterance);
@@ -619,6 +643,16 @@ close_utterance (GstMorEncoder *self, guint64 end, const char *reason, gint64 ar
     self->encode_us += g_get_monotonic_time () - t0;
     if (ok) {
       revised = MIN (mor_encoder_session_first_revised (self->session), self->rows_sent);
+      GST_OBJECT_LOCK (self);
+      gboolean exact = self->exact;
+      GST_OBJECT_UNLOCK (self);
+      if (exact && revised < self->rows_sent) {
+        /* The early rows the final loudness changed come again, after the event that says so. */
+        gst_pad_push_event (self->srcpad, gst_mor_event_new (GST_MOR_EVENT_ROWS_REVISED,
+            gst_structure_new ("fields", "utterance", G_TYPE_UINT, self->utt_no, "from", G_TYPE_UINT, revised,
+                               NULL)));
+        self->rows_sent = revised;
+      }
       push_rows (self, end_ts);
     } else {
       encode_failed (self, error);

@@ -118,7 +118,7 @@ enum { CONTROL_RESPONSE_END, CONTROL_REASONING_END, CONTROL_RESPONSE_PAD, CONTRO
 #define N_STREAMS 2
 
 /* What the sink queues for the worker (GstMorWorkerItem.kind). */
-typedef enum { ITEM_EVENT, ITEM_ROWS, ITEM_TEXT, ITEM_UTTERANCE_START, ITEM_UTTERANCE_END, ITEM_EOS } ItemKind;
+typedef enum { ITEM_EVENT, ITEM_ROWS, ITEM_TEXT, ITEM_UTTERANCE_START, ITEM_UTTERANCE_END, ITEM_ROWS_REVISED, ITEM_EOS } ItemKind;
 
 struct _GstMorThinker {
   GstElement parent;
@@ -836,6 +836,14 @@ handle_item (GstMorWorkerItem *item, gpointer user_data)
       answer (self, item->arrived_us);
     break;
   }
+  case ITEM_ROWS_REVISED: {
+    /* Rows sent early were normalised with the loudness heard so far: they come again. */
+    guint from = 0;
+    gst_structure_get_uint (gst_event_get_structure (item->event), "from", &from);
+    if (self->utt_open && !self->utt_failed && !mor_prompt_revise_audio (self->prompt, from))
+      GST_WARNING_OBJECT (self, "mor/rows-revised from row %u: the utterance has not that many rows", from);
+    break;
+  }
   case ITEM_UTTERANCE_END:
     gst_mor_thinker_out_push_event (self->out, g_steal_pointer (&item->event));
     /* An utterance without rows (a click too short to encode) gets no answer. */
@@ -919,6 +927,8 @@ gst_mor_thinker_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       kind = ITEM_UTTERANCE_START;
     else if (gst_mor_event_get_mor_type (event) == GST_MOR_EVENT_UTTERANCE_END)
       kind = ITEM_UTTERANCE_END;
+    else if (gst_mor_event_get_mor_type (event) == GST_MOR_EVENT_ROWS_REVISED)
+      kind = ITEM_ROWS_REVISED;
     else if (!GST_EVENT_IS_SERIALIZED (event))
       return gst_pad_event_default (pad, parent, event);
     break;

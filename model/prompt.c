@@ -11,6 +11,7 @@ struct _MorPrompt {
   char *head_system;             /* the system text the head was made with */
   guint32 n_head;                /* rows of the head; 0: no head */
   gboolean audio_open;           /* <|audio_bos|> sent, <|audio_eos|> not yet */
+  guint32 audio_first;           /* the open span's first audio row */
   double prefill_ms;
   GArray *ids;                   /* gint32 (n_rows) */
   GArray *hidden, *embeddings;   /* float (n_rows, dim) */
@@ -174,8 +175,18 @@ mor_prompt_add_audio (MorPrompt *p, const float *rows, guint32 n_rows, GError **
     if (!mor_prompt_template_audio (p->tok, FALSE, bos, error) || !prefill_ids (p, bos, error))
       return FALSE;
     p->audio_open = TRUE;
+    p->audio_first = p->ids->len;
   }
   return prefill (p, NULL, rows, audio_id, n_rows, error);
+}
+
+gboolean
+mor_prompt_revise_audio (MorPrompt *p, guint32 from)
+{
+  if (!p->audio_open || from > p->ids->len - p->audio_first)
+    return FALSE;
+  truncate_rows (p, p->audio_first + from);
+  return TRUE;
 }
 
 /* Appends <|audio_eos|> to @ids when an audio span is open, and closes it. */

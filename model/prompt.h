@@ -101,6 +101,12 @@ gboolean mor_prompt_begin (MorPrompt *prompt, const char *system, GError **error
  */
 gboolean mor_prompt_add_audio (MorPrompt *prompt, const float *rows, guint32 n_rows, GError **error);
 
+/* Forgets the open audio span's rows from its row @from on (the session is
+ * truncated there), so that revised rows can be added again
+ * (morencoder's `mor/rows-revised`). Returns FALSE when no audio span is
+ * open or it has fewer than @from rows; the prompt is then unchanged. */
+gboolean mor_prompt_revise_audio (MorPrompt *prompt, guint32 from);
+
 /* Prefills @len bytes of UTF-8 @text (-1: NUL-terminated) as plain text, after
  * `<|audio_eos|>` when an audio span is open. Errors as mor_prompt_add_audio(). */
 gboolean mor_prompt_add_text (MorPrompt *prompt, const char *text, gssize len, GError **error);

@@ -102,8 +102,8 @@ fill_rows (float *rows, guint32 n, guint32 dim, guint seed)
     rows[i] = 0.01f * (float) ((i * 7 + seed) % 13) - 0.06f;
 }
 
-/* Head, two audio buffers, typed text and the tail, prefilled call by call:
- * the rows are the template's, audio rows keep their embeddings, and the
+/* Head, audio buffers (some rows revised), typed text and the tail, prefilled
+ * call by call: the rows are the template's, audio rows keep their embeddings, and the
  * hidden states match one prefill of the whole prompt. */
 static void
 test_grow (void)
@@ -124,6 +124,12 @@ test_grow (void)
   guint32 n_head = mor_prompt_get_n_head (p);
   g_assert_cmpuint (n_head, ==, mor_prompt_get_n_rows (p));
   g_assert_true (mor_prompt_add_audio (p, audio, 5, &error));
+  /* Provisional rows, revised: forgotten from row 5 of the span and given again. */
+  g_autofree float *provisional = g_new (float, 4 * dim);
+  fill_rows (provisional, 4, dim, 11);
+  g_assert_true (mor_prompt_add_audio (p, provisional, 4, &error));
+  g_assert_false (mor_prompt_revise_audio (p, 10));
+  g_assert_true (mor_prompt_revise_audio (p, 5));
   g_assert_true (mor_prompt_add_audio (p, audio + 5 * dim, 3, &error));
   g_assert_true (mor_prompt_add_text (p, "what is one plus one", -1, &error));
   g_assert_true (mor_prompt_finish (p, &error));
