@@ -118,7 +118,9 @@ enum { CONTROL_RESPONSE_END, CONTROL_REASONING_END, CONTROL_RESPONSE_PAD, CONTRO
 #define N_STREAMS 2
 
 /* What the sink queues for the worker (GstMorWorkerItem.kind). */
-typedef enum { ITEM_EVENT, ITEM_ROWS, ITEM_TEXT, ITEM_UTTERANCE_START, ITEM_UTTERANCE_END, ITEM_ROWS_REVISED, ITEM_EOS } ItemKind;
+typedef enum {
+  ITEM_EVENT, ITEM_ROWS, ITEM_TEXT, ITEM_UTTERANCE_START, ITEM_UTTERANCE_END, ITEM_ROWS_REVISED, ITEM_EOS
+} ItemKind;
 
 struct _GstMorThinker {
   GstElement parent;
