@@ -186,8 +186,9 @@ gst_mor_element_open_model (GstElement *element, const char *path)
 void
 gst_mor_element_progress (GstElement *element, GstProgressType type, const char *path)
 {
-  const char *what = type == GST_PROGRESS_TYPE_START ? "Loading" : type == GST_PROGRESS_TYPE_COMPLETE ? "Loaded"
-                                                                                                        : "Failed to load";
+  const char *what = type == GST_PROGRESS_TYPE_START      ? "Loading"
+                     : type == GST_PROGRESS_TYPE_COMPLETE ? "Loaded"
+                                                          : "Failed to load";
   g_autofree char *text = g_strdup_printf ("%s %s", what, path);
   gst_element_post_message (element, gst_message_new_progress (GST_OBJECT (element), type, "loading", text));
 }
