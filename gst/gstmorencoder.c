@@ -908,12 +908,12 @@ set_sink_caps (GstMorEncoder *self, GstCaps *caps)
   return TRUE;
 }
 
-/* The flush dropped what the worker had not handled yet: the sticky events among it that
- * never went out (stream-start, caps, segment) are queued again from the sink pad's. */
+/* The flush dropped what the worker had not handled yet (the worker keeps stream-start and
+ * caps): a segment that never went out and is still sticky is queued again from the sink pad's. */
 static void
 requeue_sticky (GstMorEncoder *self)
 {
-  const GstEventType types[] = { GST_EVENT_STREAM_START, GST_EVENT_CAPS, GST_EVENT_SEGMENT };
+  const GstEventType types[] = { GST_EVENT_SEGMENT };
   for (guint i = 0; i < G_N_ELEMENTS (types); i++) {
     GstEvent *in = gst_pad_get_sticky_event (self->sinkpad, types[i], 0);
     GstEvent *out = gst_pad_get_sticky_event (self->srcpad, types[i], 0);

@@ -17,6 +17,7 @@ struct _GstMorWorker {
   GMutex lock;
   GCond cond;
   GQueue queue;                  /* GstMorWorkerItem */
+  GQueue kept;                   /* STREAM_START and CAPS items a flush took out of the queue */
   guint n_starts;                /* queued items with starts */
   gboolean flushing, stopping;
   gboolean busy;                 /* the function is running */
@@ -30,13 +31,22 @@ item_free (GstMorWorkerItem *item)
   g_free (item);
 }
 
-/* Under lock. */
+/* Under lock. Drops the queue; with @keep_sticky its STREAM_START and CAPS
+ * events go to w->kept (a flush does not undo them: upstream never sends them
+ * again, and the element must still see them). */
 static void
-clear_queue (GstMorWorker *w)
+clear_queue (GstMorWorker *w, gboolean keep_sticky)
 {
   GstMorWorkerItem *item;
-  while ((item = g_queue_pop_head (&w->queue)))
-    item_free (item);
+  while ((item = g_queue_pop_head (&w->queue))) {
+    GstEventType type = item->event ? GST_EVENT_TYPE (item->event) : GST_EVENT_UNKNOWN;
+    if (keep_sticky && (type == GST_EVENT_STREAM_START || type == GST_EVENT_CAPS)) {
+      item->starts = FALSE;
+      g_queue_push_tail (&w->kept, item);
+    } else {
+      item_free (item);
+    }
+  }
   w->n_starts = 0;
 }
 
@@ -108,14 +118,17 @@ gst_mor_worker_stop (GstMorWorker *w)
 {
   g_mutex_lock (&w->lock);
   w->stopping = w->flushing = TRUE;
-  clear_queue (w);
+  clear_queue (w, FALSE);
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
   if (w->thread)
     g_thread_join (w->thread);
   w->thread = NULL;
   g_mutex_lock (&w->lock);
-  clear_queue (w);
+  clear_queue (w, FALSE);
+  GstMorWorkerItem *item;
+  while ((item = g_queue_pop_head (&w->kept)))
+    item_free (item);
   g_mutex_unlock (&w->lock);
 }
 
@@ -146,7 +159,7 @@ gst_mor_worker_flush_start (GstMorWorker *w)
 {
   g_mutex_lock (&w->lock);
   w->flushing = TRUE;
-  clear_queue (w);
+  clear_queue (w, TRUE);
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
 }
@@ -157,7 +170,13 @@ gst_mor_worker_flush_stop (GstMorWorker *w)
   g_mutex_lock (&w->lock);
   while (w->busy)
     g_cond_wait (&w->cond, &w->lock);
-  clear_queue (w);
+  clear_queue (w, TRUE);
+  /* The kept sticky events first, in their order: the items after the flush come after them. */
+  GstMorWorkerItem *item;
+  while ((item = g_queue_pop_tail (&w->kept)))
+    g_queue_push_head (&w->queue, item);
+  if (!g_queue_is_empty (&w->queue))
+    g_cond_broadcast (&w->cond);
   w->flushing = w->stopping;
   g_mutex_unlock (&w->lock);
 }

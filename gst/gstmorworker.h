@@ -4,10 +4,12 @@
  * in order (a bounded queue: it waits while the queue is full), the worker
  * hands each to the element's function, one at a time.
  *
- * Flushing: gst_mor_worker_flush_start() drops the queue and refuses new
- * items; the element's function sees gst_mor_worker_is_flushing() and leaves
- * long work early. gst_mor_worker_flush_stop() waits until the worker is idle,
- * then accepts items again. gst_mor_worker_stop() joins the thread.
+ * Flushing: gst_mor_worker_flush_start() drops the queue (but its STREAM_START
+ * and CAPS events, which a flush does not undo and upstream does not send
+ * again: they are queued again at flush_stop) and refuses new items; the
+ * element's function sees gst_mor_worker_is_flushing() and leaves long work
+ * early. gst_mor_worker_flush_stop() waits until the worker is idle, then
+ * accepts items again. gst_mor_worker_stop() joins the thread.
  *
  * Threads: push, flush_start and flush_stop from the streaming thread;
  * start and stop from state changes; is_flushing and n_starts from the

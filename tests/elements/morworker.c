@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of gst/gstmorworker.c: items reach the function in order, one at a
- * time; the queue is bounded; flushing drops what waits and refuses items
- * until flush-stop; items that start something are counted; stop joins. */
+ * time; the queue is bounded; flushing drops what waits (but stream-start and
+ * caps) and refuses items until flush-stop; items that start something are counted; stop joins. */
 #include <gst/gst.h>
 
 #include "gstmorworker.h"
@@ -159,6 +159,35 @@ test_flush (void)
   rec_free (r);
 }
 
+/* A flush keeps the queued stream-start and caps (upstream does not send them
+ * again): they reach the function first after flush-stop, in their order;
+ * the buffers and other events are dropped. */
+static void
+test_flush_keeps_sticky (void)
+{
+  Rec *r = rec_new (8);
+  gst_mor_worker_push (r->worker, 100, gst_event_new_eos (), NULL, FALSE);
+  wait_blocked (r);
+  gst_mor_worker_push (r->worker, 1, gst_event_new_stream_start ("s"), NULL, FALSE);
+  gst_mor_worker_push (r->worker, 2, NULL, gst_buffer_new (), TRUE);
+  GstCaps *caps = gst_caps_new_empty_simple ("audio/x-raw");
+  gst_mor_worker_push (r->worker, 3, gst_event_new_caps (caps), NULL, FALSE);
+  gst_caps_unref (caps);
+  GstSegment seg;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_mor_worker_push (r->worker, 4, gst_event_new_segment (&seg), NULL, FALSE);
+  gst_mor_worker_flush_start (r->worker);
+  open_gate (r);
+  gst_mor_worker_flush_stop (r->worker);
+  g_assert_true (gst_mor_worker_push (r->worker, 5, NULL, gst_buffer_new (), FALSE));
+  wait_seen (r, 4);
+  guint want[] = { 100, 1, 3, 5 };
+  g_assert_cmpuint (r->seen->len, ==, G_N_ELEMENTS (want));
+  for (guint i = 0; i < G_N_ELEMENTS (want); i++)
+    g_assert_cmpuint (g_array_index (r->seen, guint, i), ==, want[i]);
+  rec_free (r);
+}
+
 /* Stop joins the thread; a stopped worker refuses items and starts again. */
 static void
 test_stop (void)
@@ -186,6 +215,7 @@ main (int argc, char **argv)
   g_test_add_func ("/morworker/order", test_order);
   g_test_add_func ("/morworker/bounded", test_bounded);
   g_test_add_func ("/morworker/flush", test_flush);
+  g_test_add_func ("/morworker/flush-keeps-sticky", test_flush_keeps_sticky);
   g_test_add_func ("/morworker/stop", test_stop);
   int ret = g_test_run ();
   gst_deinit ();
