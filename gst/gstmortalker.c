@@ -141,7 +141,7 @@ struct _GstMorTalker {
   guint64 answer_samples;
   guint underruns;
   GstClockTime underrun_time;
-  float *row;                    /* [dim] */
+  float *row, *embedding;        /* [dim] each: a reply row, and the embedding read before it is added */
 };
 
 #define gst_mor_talker_parent_class parent_class
@@ -443,6 +443,7 @@ start (GstMorTalker *self)
   }
   self->dim = c->embedding_size;
   self->row = g_new (float, self->dim);
+  self->embedding = g_new (float, self->dim);
   self->started = self->active = FALSE;
   self->next_pts = self->text_pts = 0;
   self->offset = 0;
@@ -466,6 +467,7 @@ stop (GstMorTalker *self)
   g_clear_pointer (&self->gguf, mor_gguf_unref);
   g_clear_pointer (&self->dev, mor_vk_device_unref);
   g_clear_pointer (&self->row, g_free);
+  g_clear_pointer (&self->embedding, g_free);
   self->dim = 0;
 }
 
@@ -696,12 +698,11 @@ begin_answer (GstMorTalker *self, const GstMorRecord *r)
 
   /* Prompt rows h + e (e zeroed at <|AUDIO|>). */
   g_autofree float *prompt = g_new (float, (gsize) r->n_rows * self->dim);
-  g_autofree float *h = g_new (float, self->dim), *e = g_new (float, self->dim);
   for (guint32 i = 0; i < r->n_rows; i++) {
     gsize at = (gsize) i * self->dim * 4;
-    read_floats (r->hidden + at, self->dim, h);
-    read_floats (r->embedding + at, self->dim, e);
-    mor_talker_prompt_row (self->talker, h, e, GST_READ_UINT32_LE (r->ids + 4 * (gsize) i),
+    read_floats (r->hidden + at, self->dim, self->row);
+    read_floats (r->embedding + at, self->dim, self->embedding);
+    mor_talker_prompt_row (self->talker, self->row, self->embedding, GST_READ_UINT32_LE (r->ids + 4 * (gsize) i),
                            prompt + (gsize) i * self->dim);
   }
   mor_talker_session_set_sampling (self->session, &sp);
@@ -744,11 +745,10 @@ add_record (GstMorTalker *self, GstBuffer *buf, gint64 arrived_us)
   } else if (self->active && r.stream == 0 && gst_mor_worker_n_starts (self->worker) == 0) {
     /* (a barge-in queued behind this record drops it) */
     /* The reply row h(g) + e(g) of a response token. */
-    g_autofree float *e = g_new (float, self->dim);
     read_floats (r.hidden, self->dim, self->row);
-    read_floats (r.embedding, self->dim, e);
+    read_floats (r.embedding, self->dim, self->embedding);
     for (guint32 i = 0; i < self->dim; i++)
-      self->row[i] += e[i];
+      self->row[i] += self->embedding[i];
     if (self->t_first_token == 0)
       self->t_first_token = arrived_us;
     push_text (self, r.text, r.text_len);

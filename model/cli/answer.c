@@ -217,20 +217,6 @@ mor_cli_answer (int argc, char **argv)
 
 /* ---- mor bench e2e ---- */
 
-static int
-cmp_double (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *v, gint n)
-{
-  qsort (v, n, sizeof (double), cmp_double);
-  return v[n / 2];
-}
-
 /* A speech-like question of @seconds: a gliding voiced tone in syllables,
  * loudest in its first syllable, so that the log-mel max (and with it every
  * early chunk's rows) is settled before the end, as in most speech. */
@@ -322,7 +308,7 @@ mor_cli_bench_e2e (int argc, char **argv)
     g_autofree char *ratio = g_strdup_printf ("%d:%d", o.response_tokens > 0 ? o.response_tokens : 2,
                                               o.reasoning_tokens >= 0 ? o.reasoning_tokens : 8);
     /* "none": no response token (or audio) within --max-tokens steps: a random model's reasoning may never end. */
-    double tok_ms = median (first_tok, runs), audio_ms = median (first_audio, runs);
+    double tok_ms = mor_cli_median (first_tok, runs), audio_ms = mor_cli_median (first_audio, runs);
     g_autofree char *tok = tok_ms < 0 ? g_strdup ("none") : g_strdup_printf ("%.0f", tok_ms);
     g_autofree char *audio = audio_ms < 0 ? g_strdup ("none") : g_strdup_printf ("%.0f", audio_ms);
     printf ("%-12s %6s %18s %14s %8u %8u\n", mor_interleave_schedule_name (schedules[s]), s == 0 ? ratio : "-",

@@ -53,13 +53,6 @@ dit_flops (const MorDitConfig *c, guint32 T, guint32 B)
   return f;
 }
 
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
 int
 mor_cli_bench_dit (int argc, char **argv)
 {
@@ -121,8 +114,7 @@ mor_cli_bench_dit (int argc, char **argv)
     if (r >= 0)
       ms[r] = (g_get_monotonic_time () - t0) / 1e3;
   }
-  qsort (ms, runs, sizeof (double), compare_double);
-  double eval_ms = ms[runs / 2];
+  double eval_ms = mor_cli_median (ms, runs);
   guint32 evals = (steps - 1) * (solver && g_strcmp0 (solver, "euler") == 0 ? 1 : 4);
   double window_s = evals * eval_ms / 1000, chunk_s = chunk / 100.0;
   printf ("evaluation: %.2f ms (median of %d), %.1f GFLOP/s\n", eval_ms, runs, dit_flops (c, T, B) / (eval_ms * 1e6));

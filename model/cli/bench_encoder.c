@@ -69,13 +69,6 @@ synth_speech (float *x, guint64 n)
   }
 }
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
 int
 mor_cli_bench_encoder (int argc, char **argv)
 {
@@ -162,8 +155,7 @@ mor_cli_bench_encoder (int argc, char **argv)
   printf ("whole:             %.3f s (mel %.3f s) = %.2f× real time, %.2f GFLOP/s\n", whole_s, mel_s,
           seconds / whole_s, flops * n_chunks / (whole_s - mel_s) / 1e9);
   if (n_lat > 0) {
-    qsort (lat, n_lat, sizeof *lat, cmp_double);
-    double med = n_lat % 2 ? lat[n_lat / 2] : (lat[n_lat / 2 - 1] + lat[n_lat / 2]) / 2;
+    double med = mor_cli_median (lat, n_lat);
     printf ("streaming:         %u chunks, last sample → rows: median %.1f ms, max %.1f ms, %.2f GFLOP/s\n",
             n_lat, 1e3 * med, 1e3 * lat[n_lat - 1], flops / med / 1e9);
   } else {

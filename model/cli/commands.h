@@ -29,3 +29,6 @@ int mor_cli_bench_talker (int argc, char **argv);
 int mor_cli_usage (GOptionContext *ctx, GError *error);
 /* Prints "mor: <message>" to stderr; returns 1. */
 int mor_cli_fail (GError *error);
+/* The median of @n ≥ 1 values (the mean of the middle two for even @n);
+ * sorts @v in place, so v[n − 1] is then the largest. */
+double mor_cli_median (double *v, gsize n);

@@ -12,6 +12,7 @@
 
 #include "encoder.h"
 #include "gstmorelement.h"
+#include "start_error.h"
 #include "mkmodel.h"
 
 #define DIM 256 /* the tiny encoder's output_dim: the tiny thinker's hidden size */
@@ -762,44 +763,18 @@ test_caps (void)
   gst_object_unref (pipe);
 }
 
-/* The error message of a failed start. */
-static void
-check_start_error (const char *model, GQuark domain, gint code, const char *needle, const char *first, ...)
-{
-  GstElement *el = gst_element_factory_make ("morencoder", NULL);
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (el, bus);
-  g_object_set (el, "model", model, NULL);
-  va_list args;
-  va_start (args, first);
-  g_object_set_valist (G_OBJECT (el), first, args);
-  va_end (args);
-  g_assert_cmpint (gst_element_set_state (el, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
-  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  g_assert_nonnull (m);
-  g_autoptr (GError) error = NULL;
-  gst_message_parse_error (m, &error, NULL);
-  g_assert_error (error, domain, code);
-  if (!strstr (error->message, needle))
-    g_error ("“%s” does not name “%s”", error->message, needle);
-  gst_message_unref (m);
-  gst_element_set_state (el, GST_STATE_NULL);
-  gst_element_set_bus (el, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (el);
-}
-
 static void
 test_errors (void)
 {
   g_autofree char *missing = g_build_filename (tmpdir, "missing.gguf", NULL);
-  check_start_error (missing, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, missing, NULL);
+  check_start_error ("morencoder", missing, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, missing, NULL);
   g_autofree char *garbage = g_build_filename (tmpdir, "garbage.gguf", NULL);
   g_assert_true (g_file_set_contents (garbage, "GGUF but not really", -1, NULL));
-  check_start_error (garbage, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, garbage, NULL);
-  check_start_error (model_thinker, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT, model_thinker, NULL);
+  check_start_error ("morencoder", garbage, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, garbage, NULL);
+  check_start_error ("morencoder", model_thinker, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT, model_thinker,
+                     NULL);
   /* An utterance shorter than pre-roll + min-speech. */
-  check_start_error (model_enc, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "max_utterance_s",
+  check_start_error ("morencoder", model_enc, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "max_utterance_s",
                      "max-utterance", 0.2, NULL);
   g_unlink (garbage);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gstmorelement.h"
+#include "start_error.h"
 #include "gstmorrecord.h"
 #include "mkmodel.h"
 
@@ -300,35 +301,15 @@ test_interrupt (void)
 }
 
 static void
-check_start_error (const char *path, const char *speaker, GQuark domain, gint code, const char *needle)
-{
-  GstElement *el = gst_element_factory_make ("mortalker", NULL);
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (el, bus);
-  g_object_set (el, "model", path, "speaker", speaker, NULL);
-  g_assert_cmpint (gst_element_set_state (el, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
-  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  g_assert_nonnull (m);
-  g_autoptr (GError) error = NULL;
-  gst_message_parse_error (m, &error, NULL);
-  g_assert_error (error, domain, code);
-  g_assert_nonnull (strstr (error->message, needle));
-  gst_message_unref (m);
-  gst_element_set_state (el, GST_STATE_NULL);
-  gst_element_set_bus (el, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (el);
-}
-
-static void
 test_errors (void)
 {
   g_autofree char *missing = g_build_filename (tmpdir, "missing.gguf", NULL);
-  check_start_error (missing, NULL, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, missing);
+  check_start_error ("mortalker", missing, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, missing, NULL);
   /* a thinker file is no talker */
-  check_start_error (thinker, NULL, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, "not a talker");
+  check_start_error ("mortalker", thinker, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, "not a talker", NULL);
   /* a speaker the file lacks: the message lists those it has */
-  check_start_error (model, "Nobody", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "Chelsie, Ethan");
+  check_start_error ("mortalker", model, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "Chelsie, Ethan",
+                     "speaker", "Nobody", NULL);
 
   /* Records of another width: a negotiation error naming both. */
   T *t = t_new (NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gstmorelement.h"
+#include "start_error.h"
 #include "gstmorrecord.h"
 #include "mkmodel.h"
 #include "spans.h"
@@ -717,37 +718,14 @@ test_latency (void)
   t_free (t);
 }
 
-/* The error message of a failed start. */
-static void
-check_start_error (const char *model, GQuark domain, gint code, const char *needle)
-{
-  GstElement *el = gst_element_factory_make ("morthinker", NULL);
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (el, bus);
-  g_object_set (el, "model", model, NULL);
-  g_assert_cmpint (gst_element_set_state (el, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
-  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  g_assert_nonnull (m);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *debug = NULL;
-  gst_message_parse_error (m, &error, &debug);
-  g_assert_error (error, domain, code);
-  g_assert_nonnull (strstr (error->message, needle));
-  gst_message_unref (m);
-  gst_element_set_state (el, GST_STATE_NULL);
-  gst_element_set_bus (el, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (el);
-}
-
 static void
 test_errors (void)
 {
   g_autofree char *missing = g_build_filename (tmpdir, "missing.gguf", NULL);
-  check_start_error (missing, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, missing);
+  check_start_error ("morthinker", missing, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, missing, NULL);
   g_autofree char *garbage = g_build_filename (tmpdir, "garbage.gguf", NULL);
   g_assert_true (g_file_set_contents (garbage, "GGUF but not really", -1, NULL));
-  check_start_error (garbage, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, garbage);
+  check_start_error ("morthinker", garbage, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ, garbage, NULL);
 
   /* Embeddings of the wrong size: a negotiation error naming both. */
   T *t = t_new (model_il, TRUE, GST_MOR_TEXT_CAPS, NULL);
