@@ -54,7 +54,7 @@ if gst-launch-1.0 -q audiotestsrc num-buffers=30 samplesperbuffer=1600 ! \
   check "answer a WAV file" "$mor" answer --model "$dir/il.gguf" --encoder "$dir/enc.gguf" --talker "$dir/tk.gguf" \
     "$dir/a.wav" -o "$dir/ans.wav" --reasoning "$dir/r.txt" --response "$dir/s.txt" --dump "$dir/dump" $fast
   check "answer writes a 24 kHz float WAV" sh -c "head -c 28 '$dir/ans.wav' | od -An -tu4 -j24 | grep -q 24000"
-  check "answer dumps every stage" test -s "$dir/dump/codes.npy" -a -s "$dir/dump/dit_mel.npy" -a -s "$dir/dump/mel.npy" \
+  check "answer dumps every stage" test -s "$dir/dump/codes.npy" -a -s "$dir/dump/dit_mel.npy" -a -s "$dir/dump/mel.npy" -a -s "$dir/dump/thinker_emitted.npy" \
     -a -s "$dir/dump/thinker_hidden.npy" -a -s "$dir/dump/audio_rows.npy"
   check "answer text only" "$mor" answer --model "$dir/il.gguf" --encoder "$dir/enc.gguf" --talker "" "$dir/a.wav" $fast
   check "bench e2e" "$mor" bench e2e --model "$dir/il.gguf" --encoder "$dir/enc.gguf" --talker "$dir/tk.gguf" \

@@ -143,6 +143,7 @@ dump (MorChain *c, const char *dir, const float *samples, guint64 n, const float
       !save (dir, "audio_rows.npy", MOR_NPY_F32, 2, n_rows, dim, rows, error) ||
       !save (dir, "thinker_ids.npy", MOR_NPY_I32, 1, r->ids->len, 0, r->ids->data, error) ||
       !save (dir, "thinker_streams.npy", MOR_NPY_U8, 1, r->streams->len, 0, r->streams->data, error) ||
+      !save (dir, "thinker_emitted.npy", MOR_NPY_U8, 1, r->emitted->len, 0, r->emitted->data, error) ||
       !save (dir, "thinker_hidden.npy", MOR_NPY_F32, 2, r->ids->len, dim, r->hidden->data, error) ||
       !save (dir, "thinker_embeddings.npy", MOR_NPY_F32, 2, r->ids->len, dim, r->embeddings->data, error))
     return FALSE;
