@@ -164,6 +164,17 @@ gst_mor_element_ensure_device (GstElement *element, const char *selector, MorVkD
   return TRUE;
 }
 
+char *
+gst_mor_element_default_model (const char *part)
+{
+  g_autofree char *name = g_strconcat (part, ".gguf", NULL);
+  g_autofree char *installed = g_build_filename (MOR_MODEL_DIR, name, NULL);
+  g_autofree char *source = g_build_filename (MOR_SOURCE_MODEL_DIR, name, NULL);
+  if (!g_file_test (installed, G_FILE_TEST_EXISTS) && g_file_test (source, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&source);
+  return g_steal_pointer (&installed);
+}
+
 MorGguf *
 gst_mor_element_open_model (GstElement *element, const char *path)
 {

@@ -56,6 +56,19 @@ gboolean gst_mor_element_ensure_device (GstElement *element, const char *selecto
                                         GError **error);
 
 /**
+ * gst_mor_element_default_model:
+ * @part: "thinker", "encoder" or "talker"
+ *
+ * The bundled model's file for @part (mor-nano, models/nano/PART.gguf): where
+ * `meson install` puts it, else in the source tree the plugin was built from.
+ * An element whose `model` property is NULL opens this.
+ *
+ * Returns: (transfer full): the path of the first that exists, else the
+ * installed path (the open then fails naming it).
+ */
+char *gst_mor_element_default_model (const char *part);
+
+/**
  * gst_mor_element_open_model:
  * @element: the element that reads the file
  * @path: (nullable): the GGUF file (its `model` property)

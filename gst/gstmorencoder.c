@@ -192,7 +192,7 @@ gst_mor_encoder_class_init (GstMorEncoderClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model", "Audio encoder GGUF file (encoder.gguf, a Qwen2.5-Omni mmproj, or "
-                           "a one-file model)", NULL, ready));
+                           "a one-file model; NULL: the bundled mor-nano)", NULL, ready));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device", "Vulkan device index or name substring (NULL: the pipeline's "
                            "mor.vulkan.device context, MOR_VK_DEVICE, or the best device)", NULL, ready));
@@ -429,7 +429,8 @@ start (GstMorEncoder *self)
 {
   g_autoptr (GError) error = NULL;
   GST_OBJECT_LOCK (self);
-  g_autofree char *path = g_strdup (self->model), *device = g_strdup (self->device);
+  g_autofree char *path = self->model ? g_strdup (self->model) : gst_mor_element_default_model ("encoder");
+  g_autofree char *device = g_strdup (self->device);
   gboolean vad = self->vad;
   MorVadParams p = { self->vad_threshold, self->min_speech, self->silence, self->max_utterance, self->pre_roll };
   GST_OBJECT_UNLOCK (self);

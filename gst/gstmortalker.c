@@ -188,7 +188,7 @@ gst_mor_talker_class_init (GstMorTalkerClass *klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model", "Talker GGUF file (talker, token2wav and speakers; "
-                           "docs/model-format.md)", NULL, ready));
+                           "docs/model-format.md; NULL: the bundled mor-nano)", NULL, ready));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device", "Vulkan device index or name substring (NULL: the pipeline's "
                            "mor.vulkan.device context, MOR_VK_DEVICE, or the best device)", NULL, ready));
@@ -402,7 +402,8 @@ start (GstMorTalker *self)
 {
   g_autoptr (GError) error = NULL;
   GST_OBJECT_LOCK (self);
-  g_autofree char *path = g_strdup (self->model), *device = g_strdup (self->device);
+  g_autofree char *path = self->model ? g_strdup (self->model) : gst_mor_element_default_model ("talker");
+  g_autofree char *device = g_strdup (self->device);
   g_autofree char *speaker = g_strdup (self->speaker);
   guint max_codes = self->max_codes, context_size = self->context_size;
   GST_OBJECT_UNLOCK (self);

@@ -203,8 +203,8 @@ gst_mor_thinker_class_init (GstMorThinkerClass *klass)
   gobject_class->get_property = gst_mor_thinker_get_property;
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Thinker GGUF file (llama.cpp layout, optional mor.interleave.* keys)",
-                           NULL, ready));
+      g_param_spec_string ("model", "Model", "Thinker GGUF file (llama.cpp layout, optional mor.interleave.* "
+                           "keys; NULL: the bundled mor-nano)", NULL, ready));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device", "Vulkan device index or name substring (NULL: the pipeline's "
                            "mor.vulkan.device context, MOR_VK_DEVICE, or the best device)", NULL, ready));
@@ -535,7 +535,8 @@ start (GstMorThinker *self)
 {
   g_autoptr (GError) error = NULL;
   GST_OBJECT_LOCK (self);
-  g_autofree char *path = g_strdup (self->model), *device = g_strdup (self->device);
+  g_autofree char *path = self->model ? g_strdup (self->model) : gst_mor_element_default_model ("thinker");
+  g_autofree char *device = g_strdup (self->device);
   guint context_size = self->context_size;
   GST_OBJECT_UNLOCK (self);
   if (!gst_mor_element_open (GST_ELEMENT (self), path, device, &self->gguf, &self->dev))

@@ -5,15 +5,15 @@
 # writes OUTDIR/answer.wav (the spoken answer, 24 kHz), OUTDIR/response.txt
 # (what it says) and OUTDIR/reasoning.txt (what it thought), and prints the
 # response. The models: $MOR_MODEL_DIR/{thinker,encoder,talker}.gguf (default:
-# build/models/default, made by tools/setup). $MOR_THINKER_PROPS and
+# models/nano, the bundled mor-nano). $MOR_THINKER_PROPS and
 # $MOR_TALKER_PROPS add element properties, e.g. MOR_TALKER_PROPS="speaker=Ethan
-# dit-steps=5".
+# dit-steps=5" (mor-nano has one voice, nano).
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 IN.wav [OUTDIR]" >&2; exit 2; }
 in=$1
 out=${2:-.}
 here=$(cd "$(dirname "$0")/.." && pwd)
-models=${MOR_MODEL_DIR:-$here/build/models/default}
+models=${MOR_MODEL_DIR:-$here/models/nano}
 export GST_PLUGIN_PATH="$here/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 mkdir -p "$out"
 

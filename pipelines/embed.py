@@ -9,7 +9,7 @@ collect the speech, and print the per-answer statistics the elements post.
 
 Needs python3-gi, gir1.2-gstreamer-1.0 and gir1.2-gst-plugins-base-1.0. The
 models: $MOR_MODEL_DIR/{thinker,encoder,talker}.gguf (default:
-build/models/default, made by tools/setup); $MOR_THINKER_PROPS and
+models/nano, the bundled mor-nano); $MOR_THINKER_PROPS and
 $MOR_TALKER_PROPS add element properties (as in answer-file.sh)."""
 import os
 import sys
@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(f"usage: {sys.argv[0]} IN.wav [OUT.wav]")
-    models = os.environ.get("MOR_MODEL_DIR", os.path.join(HERE, "build", "models", "default"))
+    models = os.environ.get("MOR_MODEL_DIR", os.path.join(HERE, "models", "nano"))
     os.environ["GST_PLUGIN_PATH"] = os.pathsep.join(
         p for p in (os.path.join(HERE, "build", "gst"), os.environ.get("GST_PLUGIN_PATH")) if p)
     Gst.init(None)

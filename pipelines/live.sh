@@ -8,7 +8,7 @@
 #   pipelines/live.sh
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-models=${MOR_MODEL_DIR:-$here/build/models/default}
+models=${MOR_MODEL_DIR:-$here/models/nano}
 export GST_PLUGIN_PATH="$here/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
 gst-launch-1.0 autoaudiosrc ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! \

@@ -8,7 +8,7 @@
 set -eu
 [ $# -eq 2 ] || { echo "usage: $0 IN.wav OUT.webm" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
-models=${MOR_MODEL_DIR:-$here/build/models/default}
+models=${MOR_MODEL_DIR:-$here/models/nano}
 export GST_PLUGIN_PATH="$here/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 
 gst-launch-1.0 -q -e filesrc location="$1" ! wavparse ! audioconvert ! audioresample ! \

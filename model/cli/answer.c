@@ -14,7 +14,7 @@
 
 /* Options shared by answer and bench e2e. */
 typedef struct {
-  char *model, *encoder, *talker, *device, *speaker, *ratio, *schedule, *solver;
+  char *model, *encoder, *talker, *device, *speaker, *ratio, *schedule, *solver, *system;
   gboolean greedy;
   gint64 seed;
   gint max_tokens, steps, max_codes;
@@ -25,7 +25,7 @@ static void
 chain_args_clear (ChainArgs *a)
 {
   char **strings[] = { &a->model, &a->encoder, &a->talker, &a->device, &a->speaker, &a->ratio, &a->schedule,
-                       &a->solver };
+                       &a->solver, &a->system };
   for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
     g_clear_pointer (strings[i], g_free);
 }
@@ -52,6 +52,7 @@ add_chain_entries (GOptionContext *ctx, ChainArgs *a)
     { "max-tokens", 'n', 0, G_OPTION_ARG_INT, &a->max_tokens, "Thinker steps at most (default 512)", "N" },
     { "max-codes", 0, 0, G_OPTION_ARG_INT, &a->max_codes, "Talker codes at most (default 2048)", "N" },
     { "speaker", 0, 0, G_OPTION_ARG_STRING, &a->speaker, "Voice (default: the model's)", "NAME" },
+    { "system", 0, 0, G_OPTION_ARG_STRING, &a->system, "System prompt (default: Qwen's for speech output)", "TEXT" },
     { "steps", 0, 0, G_OPTION_ARG_INT, &a->steps, "DiT time points (default 10)", "K" },
     { "solver", 0, 0, G_OPTION_ARG_STRING, &a->solver, "DiT solver: rk4 (default) or euler", "S" },
     { "cfg", 0, 0, G_OPTION_ARG_DOUBLE, &a->cfg, "DiT guidance (default 0.5)", "X" },
@@ -103,6 +104,8 @@ chain_options (const ChainArgs *a, MorChainOptions *o, const char *cmd)
     o->thinker_sampling.temperature = 0;
   o->talker_greedy = a->greedy;
   o->speaker = a->speaker;
+  if (a->system)
+    o->system_prompt = a->system;
   o->wave.seed = a->seed;
   o->wave.dit.num_steps = a->steps;
   o->wave.dit.solver = a->solver && strcmp (a->solver, "euler") == 0 ? MOR_DIT_SOLVER_EULER : MOR_DIT_SOLVER_RK4;

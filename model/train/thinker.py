@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Trains mor-nano's audio encoder and thinker (stages 1 and 2 of train.py).
+
+Every sample is what libmor's prompt (model/prompt.c) prefills, token for
+token, followed by the answer interleaved p:q (schedule.py); the loss is on
+the answer tokens the runtime samples (not on its forced pads).
+
+  stage 1  text: the typed question, answer interleaved (learns the format and
+           the arithmetic), the encoder unused;
+  stage 2  speech: the spoken question (encoder and thinker together), mixed
+           with typed questions, a few think-first answers (the baseline
+           schedule mor bench e2e compares with) and the transcription task (system prompt
+           "Transcribe the speech.": the words heard as the response, run
+           speak-only: no reasoning stream) on spoken questions and on the nano voice's responses.
+
+Resumable: DIR/thinker.ckpt holds the model, the optimizer and the step.
+"""
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import corpus
+import nano
+import prepare
+import schedule
+
+
+class Samples:
+    """Token sequences and mels of the training tasks."""
+
+    def __init__(self, data, tok):
+        self.tok = tok
+        with open(os.path.join(data, "questions.json")) as f:
+            self.questions = json.load(f)
+        with open(os.path.join(data, "responses.json")) as f:
+            self.responses = json.load(f)
+        self.q_mel = np.load(os.path.join(data, "questions.mel.npy"), mmap_mode="r")
+        self.r_mel = np.load(os.path.join(data, "responses.mel.npy"), mmap_mode="r")
+        self.ends = (tok["<|response_end|>"], tok["<|reasoning_end|>"])
+        self.pads = (tok["<|response_pad|>"], tok["<|reasoning_pad|>"])
+
+    def prompt(self, system, n_audio=None, text=None):
+        """The ids model/prompt.c spells: each text piece encoded on its own."""
+        t, e = self.tok, self.tok.encode
+        ids = [t["<|im_start|>"]] + e("system\n") + e(system) + [t["<|im_end|>"]] + e("\n")
+        ids += [t["<|im_start|>"]] + e("user\n")
+        if n_audio is not None:
+            ids += [t["<|audio_bos|>"]] + [t["<|AUDIO|>"]] * n_audio + [t["<|audio_eos|>"]]
+        if text:
+            ids += e(text)
+        return ids + [t["<|im_end|>"]] + e("\n") + [t["<|im_start|>"]] + e("assistant\n")
+
+    def answer(self, response, reasoning, think_first=False):
+        response, reasoning = self.tok.encode(response), self.tok.encode(reasoning) if reasoning is not None else None
+        if reasoning is None:   # speak-only: response slots only, as transcription runs
+            return response + [self.ends[0]], [True] * (len(response) + 1)
+        if think_first:   # the runtime's baseline: every slot to reasoning until it ends, then the response
+            ids = reasoning + [self.ends[1]] + response + [self.ends[0]]
+            return ids, [True] * len(ids)
+        return schedule.interleave(response, reasoning, *prepare.RATIO, self.ends, self.pads)[:2]
+
+    def make(self, task, rng, augment=True):
+        """(ids, trained mask, mel or None)."""
+        mel = None
+        if task in ("text", "audio", "audio_tf", "asr_q"):
+            q = rng.choice(self.questions)
+            if task != "text":
+                mel = np.asarray(self.q_mel[:, q["mel"][0]:q["mel"][1]], np.float32)
+        else:
+            r = rng.choice(self.responses)
+            mel = np.asarray(self.r_mel[:, r["mel"][0]:r["mel"][1]], np.float32)
+        if task == "text":
+            head = self.prompt(prepare.QWEN_SYSTEM, text=q["question"])
+            ans, trained = self.answer(q["response"], q["reasoning"])
+        elif task in ("audio", "audio_tf"):
+            head = self.prompt(prepare.QWEN_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
+            ans, trained = self.answer(q["response"], q["reasoning"], think_first=task == "audio_tf")
+        else:
+            head = self.prompt(corpus.TRANSCRIBE_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
+            ans, trained = self.answer(q["question"] if task == "asr_q" else r["text"], None)
+        if mel is not None and augment:
+            mel = spec_augment(mel, rng)
+        return head + ans, [False] * len(head) + trained, mel
+
+
+def spec_augment(mel, rng):
+    """One band and one short span set to the floor: robustness to voices the data lacks."""
+    mel = mel.copy()
+    floor = mel.min()
+    f = rng.randint(0, 12)
+    f0 = rng.randint(0, mel.shape[0] - f)
+    mel[f0:f0 + f] = floor
+    t = rng.randint(0, min(15, mel.shape[1] // 8))
+    t0 = rng.randint(0, mel.shape[1] - t)
+    mel[:, t0:t0 + t] = floor
+    return mel
+
+
+def batch(samples):
+    """ids [B, T], targets [B, T] (-100 where untrained), lengths, mels (in order)."""
+    T = max(len(s[0]) for s in samples)
+    ids = torch.zeros(len(samples), T, dtype=torch.long)
+    targets = torch.full((len(samples), T), -100, dtype=torch.long)
+    for i, (seq, trained, _) in enumerate(samples):
+        ids[i, :len(seq)] = torch.tensor(seq)
+        for j in range(1, len(seq)):
+            if trained[j]:
+                targets[i, j - 1] = seq[j]
+    lengths = torch.tensor([len(s[0]) for s in samples])
+    mels = [torch.from_numpy(s[2]) for s in samples if s[2] is not None]
+    return ids, targets, lengths, mels
+
+
+STAGES = [("text", {"text": 1.0}),
+          ("speech", {"audio": 0.5, "audio_tf": 0.07, "text": 0.08, "asr_q": 0.15, "asr_r": 0.2})]
+
+
+def vocab_size(tok):
+    return (tok.size + 63) // 64 * 64
+
+
+def train(data, out, minutes=(6, 50), batch_size=16, lr=2e-3, seed=0, log=print):
+    torch.manual_seed(seed)
+    tok = prepare.load_tokenizer(data)
+    samples = Samples(data, tok)
+    model = nano.Thinker(vocab_size(tok), tok["<|AUDIO|>"])
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    path = os.path.join(out, "thinker.ckpt")
+    state = dict(stage=0, spent=0.0, step=0)
+    if os.path.exists(path):
+        ck = torch.load(path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        state = ck["state"]
+    rng = random.Random(seed + state["step"])
+    saved = time.time()
+    while state["stage"] < len(STAGES):
+        name, mix = STAGES[state["stage"]]
+        budget = minutes[state["stage"]] * 60
+        start = time.time() - state["spent"]
+        model.train()
+        while time.time() - start < budget:
+            tasks = rng.choices(list(mix), weights=list(mix.values()), k=batch_size)
+            ids, targets, lengths, mels = batch([samples.make(t, rng) for t in tasks])
+            frac = (time.time() - start) / budget
+            for g in opt.param_groups:   # warm-up, then cosine to a tenth
+                g["lr"] = lr * min(1.0, (state["step"] + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * frac))
+            logits, _, _ = model(ids, mels, lengths)
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            state["step"] += 1
+            state["spent"] = time.time() - start
+            if state["step"] % 25 == 0:
+                with torch.no_grad():
+                    pred = logits.argmax(-1)
+                    m = targets != -100
+                    seq_ok = ((pred == targets) | ~m).all(1).float().mean().item()
+                log(f"thinker {name} step {state['step']} {state['spent']/60:.1f} min loss {loss.item():.4f} "
+                    f"token acc {(pred[m] == targets[m]).float().mean().item():.3f} whole answers {seq_ok:.2f}")
+            if time.time() - saved > 180:
+                torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), state=state), path)
+                saved = time.time()
+        state["stage"] += 1
+        state["spent"] = 0.0
+        torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), state=state), path)
+    return model, tok
