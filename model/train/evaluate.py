@@ -74,12 +74,13 @@ def first_ms(log, what):
     return float(m.group(1)) if m else None
 
 
-def answer(mor_bin, models, wav, work, talker=True, schedule_name="interleaved", system=None):
+def answer(mor_bin, models, wav, work, talker=True, schedule_name="interleaved", system=None, extra=()):
     args = ["answer", wav, "--model", f"{models}/thinker.gguf", "--encoder", f"{models}/encoder.gguf",
             "--schedule", schedule_name, "--response", f"{work}/response.txt", "--reasoning", f"{work}/reasoning.txt"]
     args += ["--talker", f"{models}/talker.gguf", "-o", f"{work}/answer.wav"] if talker else ["--talker", ""]
     if system:
         args += ["--system", system]
+    args += list(extra)
     if schedule_name == "interleaved" and not talker and not system:
         args += ["--dump", f"{work}/dump"]
     log = mor(args, mor_bin)
@@ -107,6 +108,7 @@ def main():
     ap.add_argument("--mor", default=os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "model", "cli", "mor"))
     ap.add_argument("--n", type=int, default=0, help="questions (default all)")
     ap.add_argument("--speech", type=int, default=0, help="questions also spoken, transcribed and timed")
+    ap.add_argument("--dit", default="", help="DiT options for the spoken answers, e.g. \"--solver euler\"")
     ap.add_argument("-o", "--output", help="report JSON")
     a = ap.parse_args()
     tok = prepare.load_tokenizer(a.data)
@@ -123,7 +125,7 @@ def main():
                    result=it["result"], response=response, reasoning=reasoning, said=number(response),
                    correct=number(response) == it["result"], ratio_ok=ratio_ok, drift=drift)
         if k < a.speech:
-            response, _, log = answer(a.mor, a.models, wav, work)
+            response, _, log = answer(a.mor, a.models, wav, work, extra=a.dit.split())
             row["first_audio_ms"] = first_ms(log, "audio")
             row["first_response_ms"] = first_ms(log, "response token")
             x16 = speech.resample(read_wav_f32(f"{work}/answer.wav"), 24000, 16000)
@@ -132,8 +134,9 @@ def main():
                                  schedule_name="speak-only", system=corpus.TRANSCRIBE_SYSTEM)
             ref, hyp = normalize(response), normalize(heard)
             row.update(spoken_response=response, heard=heard, cer=edit_distance(ref, hyp) / max(len(ref), 1))
-            _, _, log = answer(a.mor, a.models, wav, work, schedule_name="think-first")
+            _, _, log = answer(a.mor, a.models, wav, work, schedule_name="think-first", extra=a.dit.split())
             row["think_first_first_audio_ms"] = first_ms(log, "audio")
+            row["think_first_first_response_ms"] = first_ms(log, "response token")
         rows.append(row)
         print(f"{k + 1}/{len(items)} {'ok ' if row['correct'] else 'BAD'} {it['question']!r} -> {response!r}"
               + (f" cer {row['cer']:.2f}" if "cer" in row else ""), flush=True)
@@ -151,6 +154,8 @@ def main():
                    accuracy_held_out_wordings=mean("correct", lambda r: r["held_out_wording"]),
                    ratio_honoured=mean("ratio_ok"), drift=sum(r["drift"] is not None for r in rows),
                    spoken=sum("cer" in r for r in rows), cer=mean("cer"),
+                   first_response_ms_interleaved=median("first_response_ms"),
+                   first_response_ms_think_first=median("think_first_first_response_ms"),
                    first_audio_ms_interleaved=median("first_audio_ms"),
                    first_audio_ms_think_first=median("think_first_first_audio_ms"))
     print(json.dumps(summary, indent=1))

@@ -217,15 +217,17 @@ class Thinker(nn.Module):
         self.model = Qwen2Model(TEXT, vocab)
         self.lm_head = nn.Linear(TEXT["hidden_size"], vocab, bias=False)
 
-    def embed(self, ids, mels):
-        """Input rows: token embeddings, the audio rows in place of <|AUDIO|> (in order)."""
+    def embed(self, ids, mels=None, audio=None):
+        """Input rows: token embeddings, the audio rows (the encoder's of @mels, or
+        given as @audio, a list) in place of <|AUDIO|>, in order."""
         e = self.model.embed_tokens(ids)
         if mels:
-            audio = torch.cat(self.audio_tower(mels))
-            e = e.masked_scatter((ids == self.audio_id)[..., None], audio)
+            audio = self.audio_tower(mels)
+        if audio:
+            e = e.masked_scatter((ids == self.audio_id)[..., None], torch.cat(audio))
         return e
 
-    def forward(self, ids, mels, lengths):
-        e = self.embed(ids, mels)
+    def forward(self, ids, mels, lengths, audio=None):
+        e = self.embed(ids, mels, audio)
         h = self.model(e, lengths)
         return self.lm_head(h), h, e

@@ -95,6 +95,7 @@ def train(data, out, th, tok, codes_by_response, minutes=20, batch_size=8, lr=2e
     questions = [q for q in samples.questions if f"c{text_to_id[q['response']]}" in codes_by_response]
     model = Talker(nano.TEXT["hidden_size"])
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "talker.ckpt")
     state = dict(spent=0.0, step=0)
     if os.path.exists(path):

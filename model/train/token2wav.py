@@ -8,7 +8,12 @@ matching) and a tiny BigVGAN (mel -> 24 kHz speech), trained on CPU.
 DATA holds responses.json (a list of {"id", "text"}) and resp24/<id>.npy
 (float32 mono 24 kHz speech of each text in the nano voice). Everything is
 written to OUT and each stage resumes from its checkpoint there, so a rerun
-continues where the wall-clock budget stopped it:
+continues where the wall-clock budget stopped it (the budgets are totals over
+all runs; raising one continues training, its learning rate following the
+cosine of the new total). --verify converts the export with
+model/convert/convert_hf.py (inside a tiny checkpoint from
+tests/convert/make_checkpoint.py) and compares mor's token2wav, vocode and
+ecapa commands with this module's forward on the same codes and noise.
 
   codes.npz       "codebook" float32 [K, 160] and "c<id>" int32 [n] per response
   dit.ckpt        DiT + speaker vector + optimizer (saved every two minutes)
@@ -31,7 +36,7 @@ Speech codes: 50 a second, one per pair of mel frames. A response's audio is
 padded with zeros to a multiple of 480 samples, n = len / 480 codes; code i is
 the nearest (Euclidean) codebook row to the 160 values [mel frame 2i | mel frame
 2i+1]. The codebook is K-means (K - 1 = 255 clusters) over the pairs of all
-responses, in rows 1 .. K-1. Row 0 is never a code: the DiT's classifier-free
+responses, in rows 1 .. K-1; row 0 (the mean pair) is never a code: the DiT's classifier-free
 guidance forms its null condition by replacing every code with 0 (transformers'
 DiTCodecEmbedding(drop_code=True)), so id 0 is kept free for that and the
 embedding row 0 learns only "no condition". The talker's special ids K .. K+8
@@ -57,6 +62,10 @@ the last fifth of its budget on a mix of real mels and the DiT's own mels
 (same frames, real speech as the target).
 
 Runs on one thread (torch.set_num_threads(1)); progress lines carry the losses.
+Debian's torch calls the reference BLAS for nn.Linear, so the linears run as
+1x1 convolutions (oneDNN), the block-masked attention is computed block by
+block and BigVGAN's 2x upsampler in polyphase form: the same functions, several
+times faster to train.
 """
 import argparse
 import json
@@ -383,6 +392,7 @@ class Attention(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, D, mult):
         super().__init__()
+        # index 2 is transformers' Dropout (p = 0 here), so the linears keep the names ff.ff.0 and ff.ff.3
         self.ff = nn.ModuleList([nn.Linear(D, D * mult), nn.GELU(approximate="tanh"), nn.Identity(),
                                  nn.Linear(D * mult, D)])
 
@@ -1024,21 +1034,29 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(a.out, exist_ok=True)
-    data = load_data(a.data)
-    codebook, codes = make_codes(data, a.out)
     if a.verify:
-        verify(data, codes, a.out)
+        data = load_data(a.data)
+        verify(data, make_codes(data, a.out)[1], a.out)
         return
-    ref_path = os.path.join(a.out, "ref_mel.pt")
+    train(a.data, a.out, a.dit_minutes, a.vocoder_minutes, measure_after=not a.no_measure)
+
+
+def train(data_dir, out_dir, dit_minutes=12.0, vocoder_minutes=20.0, measure_after=False):
+    """Codes, DiT and BigVGAN (each resumed from OUT), then OUT/token2wav.pt; returns export()."""
+    os.makedirs(out_dir, exist_ok=True)
+    data = load_data(data_dir)
+    codebook, codes = make_codes(data, out_dir)
+    ref_path = os.path.join(out_dir, "ref_mel.pt")
     if not os.path.exists(ref_path):
         torch.save(reference_mel(data), ref_path)
-    train_dit(data, codes, codebook, a.out, a.dit_minutes)
-    train_vocoder(data, codes, a.out, a.vocoder_minutes)
-    exp = export(a.out)
-    save(os.path.join(a.out, "token2wav.pt"), exp)
-    log(f"wrote {os.path.join(a.out, 'token2wav.pt')}: {len(exp['state'])} tensors")
-    if not a.no_measure:
-        measure(data, codes, codebook, a.out)
+    train_dit(data, codes, codebook, out_dir, dit_minutes)
+    train_vocoder(data, codes, out_dir, vocoder_minutes)
+    exp = export(out_dir)
+    save(os.path.join(out_dir, "token2wav.pt"), exp)
+    log(f"wrote {os.path.join(out_dir, 'token2wav.pt')}: {len(exp['state'])} tensors")
+    if measure_after:
+        measure(data, codes, codebook, out_dir)
+    return exp
 
 
 if __name__ == "__main__":

@@ -49,11 +49,16 @@ def main():
         log_file.flush()
 
     prepare.prepare(data)
-    th, tok = thinker.train(data, a.work, minutes=(6 * a.scale, 45 * a.scale), log=log)
-    t2w = token2wav.train(data, a.work, dit_minutes=12 * a.scale, vocoder_minutes=20 * a.scale, log=log)
+    th, tok = thinker.train(data, a.work, minutes=(5 * a.scale, 10 * a.scale, 40 * a.scale), log=log)
+    th.eval()
+    t2w = token2wav.train(data, a.work, dit_minutes=12 * a.scale, vocoder_minutes=20 * a.scale)
     codes = dict(np.load(os.path.join(a.work, "codes.npz")))
     tk = talker.train(data, a.work, th, tok, codes, minutes=20 * a.scale, log=log)
     export.export(os.path.join(a.work, "checkpoint"), a.out, th, tok, thinker.vocab_size(tok), tk, t2w)
+    mor = os.path.join(export.REPO, "build", "model", "cli", "mor")
+    if os.path.exists(mor):
+        wav = os.path.join(data, "eval", "0000.wav")
+        log(f"libmor against PyTorch (relative max difference): {export.check(a.out, th, tok, wav, mor)}")
     log(f"mor-nano written to {a.out}")
 
 
