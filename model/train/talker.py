@@ -13,7 +13,6 @@ E(<|tts_text_eod|>), then E(<|tts_pad|>) for ever.
 The codes are the speech codes of the response in the nano voice
 (token2wav.py: 50 a second). Resumable: DIR/talker.ckpt.
 """
-import math
 import os
 import random
 import time
@@ -118,15 +117,10 @@ def train(data, out, th, tok, codes_by_response, minutes=20, batch_size=8, lr=2e
         x = torch.stack([F.pad(r, (0, 0, 0, T - len(r))) for r in rows])
         y = torch.stack([F.pad(t, (0, T - len(t)), value=-100) for t in targets])
         lengths = torch.tensor([len(t) for t in targets])
-        for g in opt.param_groups:
-            frac = (time.time() - start) / budget
-            g["lr"] = lr * min(1.0, (state["step"] + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * frac))
+        thinker_stage.set_lr(opt, lr, state["step"], (time.time() - start) / budget)
         logits = model(x, lengths)
         loss = F.cross_entropy(logits.view(-1, VOCAB), y.view(-1))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        thinker_stage.update(opt, list(model.parameters()), loss)
         state["step"] += 1
         state["spent"] = time.time() - start
         if state["step"] % 25 == 0:

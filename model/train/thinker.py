@@ -183,6 +183,12 @@ STAGES = [("text", {"text": 1.0}),
 CTC_WEIGHT = 0.5
 
 
+def set_lr(opt, peak, step, frac):
+    """Warm-up over 100 steps, then a half cosine from @peak to 0.1 @peak over the stage."""
+    for g in opt.param_groups:
+        g["lr"] = peak * min(1.0, (step + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * frac))
+
+
 def update(opt, params, loss):
     """One clipped step; none when the gradient is not finite (CTC on a nearly
     infeasible alignment can overflow it)."""
@@ -230,8 +236,7 @@ def train(data, out, minutes=(6, 12, 40), batch_size=16, lr=2e-3, seed=0, log=pr
                 save()
                 saved = time.time()
             frac = (time.time() - start) / budget
-            for g in opt.param_groups:   # warm-up, then cosine to a tenth
-                g["lr"] = lr * min(1.0, (state["step"] + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * frac))
+            set_lr(opt, lr, state["step"], frac)
             tasks = rng.choices(list(mix), weights=list(mix.values()), k=batch_size * (2 if name == "encoder" else 1))
             ids, targets, lengths, mels, heard = batch([samples.make(t, rng) for t in tasks])
             if name == "encoder":   # the encoder alone, CTC only: 4 times cheaper a sample than the whole

@@ -11,7 +11,7 @@ Stages, each resumed from its checkpoint in DIR when the command is run again:
   3. token2wav token2wav.py: speech codes, DiT, BigVGAN
   4. talker    talker.py: the thinker frozen
   5. export    export.py: Hugging Face checkpoint, then our converter
---scale multiplies every stage's time budget (1: about 1.5 hours on 2 cores).
+--scale multiplies every stage's time budget (1: about 2 hours on 2 cores).
 Needs python3 with numpy and torch (Debian: python3-numpy, python3-torch) and espeak-ng.
 """
 import argparse
@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--out", default="models/nano", help="where the GGUF files go (default models/nano)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every stage's time budget")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--questions", type=int, default=8000, help="training questions to make (a quick trial: 200)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     data = os.path.join(a.work, "data")
@@ -48,8 +49,8 @@ def main():
         log_file.write(msg + "\n")
         log_file.flush()
 
-    prepare.prepare(data)
-    th, tok = thinker.train(data, a.work, minutes=(5 * a.scale, 10 * a.scale, 40 * a.scale), log=log)
+    prepare.prepare(data, a.questions)
+    th, tok = thinker.train(data, a.work, minutes=(5 * a.scale, 20 * a.scale, 45 * a.scale), log=log)
     th.eval()
     t2w = token2wav.train(data, a.work, dit_minutes=12 * a.scale, vocoder_minutes=20 * a.scale)
     codes = dict(np.load(os.path.join(a.work, "codes.npz")))
