@@ -52,9 +52,14 @@ def write_wav16(path, x):
         w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def _concat(mels):
+def _save(data, name, items, mels):
+    """NAME.mel.npy: the @mels one after another; NAME.json: @items, each with its "mel" span."""
     offsets = np.cumsum([0] + [m.shape[1] for m in mels]).tolist()
-    return np.concatenate(mels, axis=1), offsets
+    np.save(os.path.join(data, f"{name}.mel.npy"), np.concatenate(mels, axis=1))
+    for item, a, b in zip(items, offsets, offsets[1:]):
+        item["mel"] = [a, b]
+    with open(os.path.join(data, f"{name}.json"), "w") as f:
+        json.dump(items, f)
 
 
 def load_tokenizer(data):
@@ -92,13 +97,8 @@ def prepare(data, n_train=8000, n_eval=300, seed=1, workers=2):
     train, rejected_train = problems(n_train, False)
     held, rejected_eval = problems(n_eval, True)
     with multiprocessing.Pool(workers) as pool:
-        mels = pool.map(_question_mel, [(p["question"], p["voice"]) for p in train], chunksize=64)
-        mel, offsets = _concat(mels)
-        np.save(os.path.join(data, "questions.mel.npy"), mel)
-        for p, a, b in zip(train, offsets, offsets[1:]):
-            p["mel"] = [a, b]
-        with open(os.path.join(data, "questions.json"), "w") as f:
-            json.dump(train, f)
+        _save(data, "questions", train, pool.map(_question_mel, [(p["question"], p["voice"]) for p in train],
+                                                 chunksize=64))
         for i, p in enumerate(held):
             p["wav"] = f"eval/{i:04d}.wav"
             write_wav16(os.path.join(data, p["wav"]), speech.synth(p["question"], *p["voice"]))
@@ -106,13 +106,8 @@ def prepare(data, n_train=8000, n_eval=300, seed=1, workers=2):
             json.dump(held, f, indent=1)
         responses = sorted({p["response"] for p in train + held})
         resp = [dict(id=i, text=t) for i, t in enumerate(responses)]
-        mels = pool.map(_response_audio, [(r["id"], r["text"], data) for r in resp], chunksize=16)
-        mel, offsets = _concat(mels)
-        np.save(os.path.join(data, "responses.mel.npy"), mel)
-        for r, a, b in zip(resp, offsets, offsets[1:]):
-            r["mel"] = [a, b]
-        with open(os.path.join(data, "responses.json"), "w") as f:
-            json.dump(resp, f)
+        _save(data, "responses", resp, pool.map(_response_audio, [(r["id"], r["text"], data) for r in resp],
+                                                chunksize=16))
     report = dict(train=len(train), eval=len(held), responses=len(resp), vocab=tok.size,
                   ratio=f"{RATIO[0]}:{RATIO[1]}", rejected_drift_train=rejected_train,
                   rejected_drift_eval=rejected_eval,
