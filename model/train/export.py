@@ -101,9 +101,7 @@ def check(models, thinker_model, tok, wav, mor_bin):
               "<|im_start|>assistant\n")
     subprocess.run([mor_bin, "logits", "-m", f"{models}/thinker.gguf", "-p", prompt, "-o", f"{work}/logits.npy"],
                    check=True, capture_output=True)
-    ids = ([tok["<|im_start|>"]] + tok.encode("system\n") + tok.encode(prepare.QWEN_SYSTEM) +
-           [tok["<|im_end|>"]] + tok.encode("\n") + [tok["<|im_start|>"]] + tok.encode("user\n") + tok.encode(text) +
-           [tok["<|im_end|>"]] + tok.encode("\n") + [tok["<|im_start|>"]] + tok.encode("assistant\n"))
+    ids = tok.prompt(prepare.QWEN_SYSTEM, text=text)
     ours = np.load(f"{work}/logits.npy")
     with torch.no_grad():
         ref = thinker_model(torch.tensor([ids]), [], None)[0][0].numpy()

@@ -65,7 +65,7 @@ def sample_rows(th, samples, q, codes, codec_embed):
     """(rows [n, E], targets [n]) of one training question answered by the frozen thinker."""
     tok = samples.tok
     mel = np.asarray(samples.q_mel[:, q["mel"][0]:q["mel"][1]], np.float32)
-    head = samples.prompt(prepare.QWEN_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
+    head = tok.prompt(prepare.QWEN_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
     ans, trained, streams = schedule.interleave(tok.encode(q["response"]), tok.encode(q["reasoning"]),
                                                 *prepare.RATIO, samples.ends, samples.pads)
     ids = torch.tensor([head + ans])

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Trains mor-nano's audio encoder and thinker (stages 1 and 2 of train.py).
 
-Every sample is what libmor's prompt (model/prompt.c) prefills, token for
+Every sample is what libmor's prompt (model/prompt.c, Tokenizer.prompt) prefills, token for
 token, followed by the answer interleaved p:q (schedule.py); the loss is on
 the answer tokens the runtime samples (not on its forced pads).
 
@@ -90,17 +90,6 @@ class Samples:
         self.ends = (tok["<|response_end|>"], tok["<|reasoning_end|>"])
         self.pads = (tok["<|response_pad|>"], tok["<|reasoning_pad|>"])
 
-    def prompt(self, system, n_audio=None, text=None):
-        """The ids model/prompt.c spells: each text piece encoded on its own."""
-        t, e = self.tok, self.tok.encode
-        ids = [t["<|im_start|>"]] + e("system\n") + e(system) + [t["<|im_end|>"]] + e("\n")
-        ids += [t["<|im_start|>"]] + e("user\n")
-        if n_audio is not None:
-            ids += [t["<|audio_bos|>"]] + [t["<|AUDIO|>"]] * n_audio + [t["<|audio_eos|>"]]
-        if text:
-            ids += e(text)
-        return ids + [t["<|im_end|>"]] + e("\n") + [t["<|im_start|>"]] + e("assistant\n")
-
     def answer(self, response, reasoning, think_first=False):
         response, reasoning = self.tok.encode(response), self.tok.encode(reasoning) if reasoning is not None else None
         if reasoning is None:   # speak-only: response slots only, as transcription runs
@@ -121,13 +110,13 @@ class Samples:
             r = rng.choice(self.responses)
             mel = np.asarray(self.r_mel[:, r["mel"][0]:r["mel"][1]], np.float32)
         if task == "text":
-            head = self.prompt(prepare.QWEN_SYSTEM, text=q["question"])
+            head = self.tok.prompt(prepare.QWEN_SYSTEM, text=q["question"])
             ans, trained = self.answer(q["response"], q["reasoning"])
         elif task in ("audio", "audio_tf"):
-            head = self.prompt(prepare.QWEN_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
+            head = self.tok.prompt(prepare.QWEN_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
             ans, trained = self.answer(q["response"], q["reasoning"], think_first=task == "audio_tf")
         else:
-            head = self.prompt(corpus.TRANSCRIBE_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
+            head = self.tok.prompt(corpus.TRANSCRIBE_SYSTEM, n_audio=nano.AudioEncoder.rows(mel.shape[1]))
             ans, trained = self.answer(q["question"] if task == "asr_q" else r["text"], None)
         if mel is not None and augment:
             mel = spec_augment(mel, rng)

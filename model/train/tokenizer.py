@@ -109,6 +109,18 @@ class Tokenizer:
             out += t.encode() if t in self.special else bytes(inverse[c] for c in t)
         return out.decode("utf-8", "replace")
 
+    def prompt(self, system, n_audio=None, text=None):
+        """The prompt's ids as model/prompt.c spells them, each text piece encoded on
+        its own: the chat template's head, @n_audio <|AUDIO|> rows, typed @text, the tail."""
+        t, e = self.special, self.encode
+        ids = [t["<|im_start|>"]] + e("system\n") + e(system) + [t["<|im_end|>"]] + e("\n")
+        ids += [t["<|im_start|>"]] + e("user\n")
+        if n_audio is not None:
+            ids += [t["<|audio_bos|>"]] + [t["<|AUDIO|>"]] * n_audio + [t["<|audio_eos|>"]]
+        if text:
+            ids += e(text)
+        return ids + [t["<|im_end|>"]] + e("\n") + [t["<|im_start|>"]] + e("assistant\n")
+
     def __getitem__(self, special):
         return self.special[special]
 

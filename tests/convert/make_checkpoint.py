@@ -33,6 +33,9 @@ import zipfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "model", "train"))
+from tokenizer import byte_alphabet  # noqa: E402  GPT-2's byte alphabet (pure python, no torch)
+
 # ---- tiny dimensions ----
 TEXT = dict(vocab_size=320, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=1000000.0,
@@ -73,23 +76,9 @@ CHAT_TEMPLATE = ("{% for message in messages %}<|im_start|>{{ message['role'] }}
                  "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
-def bytes_to_unicode():
-    """GPT-2's byte-level alphabet: printable bytes map to themselves, the others
-    to the code points from 256 up, in byte order."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    table, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            table[b] = chr(b)
-        else:
-            table[b] = chr(256 + extra)
-            extra += 1
-    return table
-
-
 def vocabulary():
     vocab = {}
-    for b, ch in sorted(bytes_to_unicode().items()):
+    for b, ch in sorted(byte_alphabet().items()):
         vocab[ch] = b
     for a, c in MERGES:
         vocab[a + c] = len(vocab)
